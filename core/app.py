@@ -1,0 +1,115 @@
+"""The Litestar app factory: surfaces, plugin routes, errors, health and OpenAPI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Router, get
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+
+from core.api import (
+    AnyRequest,
+    MERCHANT_DEPENDENCIES,
+    STORE_DEPENDENCIES,
+    plugin_guard,
+    runtime_of,
+    vendor_guard,
+)
+from core.errors import EXCEPTION_HANDLERS, problem_response
+from core.middleware import configure_logging, request_id_middleware
+from core.runtime import Runtime
+from core.settings import Settings
+from tenants.api import MERCHANT_ROUTES, STORE_ROUTES, VENDOR_ROUTES
+
+VERSION = "0.1.0"
+SURFACES: dict[str, tuple[str, dict[str, Any]]] = {
+    "store": ("/store/{tenant_slug:str}/v1", STORE_DEPENDENCIES),
+    "merchant": ("/merchant/{tenant_slug:str}/v1", MERCHANT_DEPENDENCIES),
+    "console": ("/console/{tenant_slug:str}", MERCHANT_DEPENDENCIES),
+}
+CORE_ROUTES: dict[str, list[Any]] = {
+    "store": STORE_ROUTES,
+    "merchant": MERCHANT_ROUTES,
+    "console": [],
+}
+
+
+@get("/healthz", tags=["ops"])
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/readyz", tags=["ops"])
+async def readyz(request: AnyRequest) -> Any:
+    runtime = runtime_of(request)
+    checks = {"database": "ok", "redis": "ok" if runtime.redis else "not configured"}
+    try:
+        await runtime.db.ping()
+    except Exception as exc:
+        checks["database"] = f"error: {type(exc).__name__}"
+    if runtime.redis is not None:
+        try:
+            await runtime.redis.ping()
+        except Exception as exc:
+            checks["redis"] = f"error: {type(exc).__name__}"
+    if any(v.startswith("error") for v in checks.values()):
+        return problem_response(503, "unavailable", f"not ready: {checks}")
+    return {"status": "ready", **checks}
+
+
+def _surface_routers(runtime: Runtime) -> list[Router]:
+    """Core routes, then each plugin's, under each tenant prefix; plugin routes get a guard."""
+    routers = []
+    hook = runtime.plugins.pm.hook.register_routes
+    for surface, (prefix, dependencies) in SURFACES.items():
+        if CORE_ROUTES[surface]:
+            routers.append(
+                Router(prefix, route_handlers=CORE_ROUTES[surface], dependencies=dependencies)
+            )
+        for impl in hook.get_hookimpls():
+            handlers = impl.function(surface=surface)
+            if not handlers:
+                continue
+            feature = impl.plugin_name in runtime.plugins.metas
+            routers.append(
+                Router(
+                    prefix,
+                    route_handlers=handlers,
+                    dependencies=dependencies,
+                    guards=[plugin_guard(impl.plugin_name)] if feature else [],
+                )
+            )
+    return routers
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None) -> Litestar:
+    configure_logging(settings.log_level)
+    runtime = runtime or Runtime.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+        await runtime.jobs.start()
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    vendor = Router("/vendor/v1", route_handlers=VENDOR_ROUTES, guards=[vendor_guard])
+    return Litestar(
+        route_handlers=[healthz, readyz, vendor, *_surface_routers(runtime)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[request_id_middleware],
+        lifespan=[lifespan],
+        state=State({"runtime": runtime}),
+        openapi_config=OpenAPIConfig(
+            title="storeplug",
+            version=VERSION,
+            path="/schema",
+            render_plugins=[JsonRenderPlugin(), SwaggerRenderPlugin()],
+        ),
+        debug=False,
+    )

@@ -1,0 +1,71 @@
+"""What a service or hook gets to work for one tenant: who, which session, which hooks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession
+
+# Imported at run time: litestar resolves these annotations when a handler asks for a context.
+from core.jobs import JobQueue
+from core.plugins import TenantHooks
+
+
+class Branding(msgspec.Struct, frozen=True, kw_only=True):
+    """The white-label theme of a merchant's mini-program."""
+
+    display_name: str = ""
+    logo_url: str = ""
+    primary_color: str = "#07C160"
+    secondary_color: str = "#FFFFFF"
+
+
+class TenantInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """A cached, read-only view of a tenant: everything a request needs without a query."""
+
+    id: str
+    slug: str
+    name: str
+    status: str
+    plan: str
+    plan_plugins: frozenset[str]
+    enabled_plugins: frozenset[str]
+    plugin_configs: dict[str, Any]
+    branding: Branding
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass
+class Principal:
+    """Who is calling: a staff member, an API key, a member or the vendor."""
+
+    kind: str  # "staff" | "api_key" | "member" | "vendor"
+    id: str
+    role: str = ""
+    tenant_id: str | None = None
+
+
+@dataclass
+class TenantContext:
+    tenant: TenantInfo
+    session: AsyncSession
+    hooks: TenantHooks
+    jobs: JobQueue
+    principal: Principal | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+    _after_commit: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+
+    def after_commit(self, callback: Callable[[], Awaitable[Any]]) -> None:
+        """Run ``callback`` once this context's transaction has committed (enqueue a job,
+        invalidate a cache); it is dropped if the transaction rolls back."""
+        self._after_commit.append(callback)
+
+    @property
+    def tenant_id(self) -> str:
+        return self.tenant.id

@@ -1,0 +1,181 @@
+"""RFC 9457 problem+json errors with a stable ``code`` for every error the app raises.
+
+Services raise ``AppError`` (or a subclass); the handlers here turn it, litestar's own HTTP
+and validation errors, and anything unexpected into one body shape:
+``{"type", "title", "status", "code", "detail", "errors"?}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+log = logging.getLogger("storeplug.errors")
+
+
+class FieldError(msgspec.Struct, frozen=True):
+    field: str
+    message: str
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str = ""
+    errors: list[FieldError] = []
+
+
+class AppError(Exception):
+    """An error meant for the client: HTTP status, stable code, human detail."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        errors: list[FieldError] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.errors = errors or []
+
+
+class NotFound(AppError):
+    status = 404
+    code = "not_found"
+
+
+class Unauthorized(AppError):
+    status = 401
+    code = "auth.required"
+
+
+class Forbidden(AppError):
+    status = 403
+    code = "auth.forbidden"
+
+
+class Conflict(AppError):
+    status = 409
+    code = "conflict"
+
+
+class Invalid(AppError):
+    status = 422
+    code = "validation.failed"
+
+
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+_HTTP_CODES = {
+    400: "request.invalid",
+    401: "auth.required",
+    403: "auth.forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request.too_large",
+    415: "request.unsupported_media_type",
+    429: "rate_limited",
+    503: "unavailable",
+}
+
+
+def problem_response(
+    status: int,
+    code: str,
+    detail: str = "",
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[bytes]:
+    body = Problem(
+        type=f"https://storeplug.dev/problems/{code}",
+        title=_TITLES.get(status, "Error"),
+        status=status,
+        code=code,
+        detail=detail,
+        errors=errors or [],
+    )
+    return Response(
+        content=msgspec.json.encode(body),
+        status_code=status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def field_errors_from_msgspec(exc: msgspec.ValidationError, prefix: str = "") -> list[FieldError]:
+    """msgspec says ``Expected `int`, got `str` - at `$.settings.limit``; keep the path apart."""
+    message = str(exc)
+    field = prefix or "$"
+    if " - at `" in message:
+        message, _, path = message.partition(" - at `")
+        path = path.rstrip("`")
+        field = path.replace("$.", "", 1) if path.startswith("$.") else path
+        if prefix:
+            field = f"{prefix}.{field}"
+    return [FieldError(field=field, message=message)]
+
+
+def _app_error_handler(request: Request[Any, Any, Any], exc: AppError) -> Response[bytes]:
+    return problem_response(exc.status, exc.code, exc.detail, exc.errors)
+
+
+def _validation_handler(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> Response[bytes]:
+    errors: list[FieldError] = []
+    for item in exc.extra or []:
+        if isinstance(item, dict):
+            key = str(item.get("key") or item.get("source") or "$")
+            errors.append(FieldError(field=key, message=str(item.get("message", ""))))
+    detail = exc.detail if isinstance(exc.detail, str) else "validation failed"
+    return problem_response(400, "request.invalid", detail, errors)
+
+
+def _http_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    status = exc.status_code
+    headers = dict(exc.headers or {})
+    return problem_response(status, _HTTP_CODES.get(status, f"http.{status}"), exc.detail, None,
+                            headers or None)
+
+
+def _internal_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal", "internal error")
+
+
+EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    AppError: _app_error_handler,
+    ValidationException: _validation_handler,
+    HTTPException: _http_handler,
+    Exception: _internal_handler,
+}
+

@@ -1,0 +1,43 @@
+"""``storeplug db upgrade`` / ``db current``: alembic with one version tree for the core and a
+branch per plugin that ships tables (``PluginMeta.migrations``), all brought to their heads."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from core.plugins import PluginRegistry, build_registry
+from core.settings import Settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(settings: Settings, registry: PluginRegistry | None = None) -> Config:
+    registry = registry or build_registry(settings.plugin_modules)
+    locations = [str(MIGRATIONS_DIR / "versions")]
+    locations += [meta.migrations for meta in registry.metas.values() if meta.migrations]
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("version_locations", os.pathsep.join(locations))
+    cfg.attributes["settings"] = settings
+    cfg.attributes["registry"] = registry
+    return cfg
+
+
+def upgrade(settings: Settings, revision: str = "heads") -> None:
+    """Migrate as the owner role (``STOREPLUG_MIGRATION_DATABASE_URL``). Blocking: call it
+    from a thread when an event loop is running (alembic's env runs its own loop)."""
+    command.upgrade(alembic_config(settings), revision)
+
+
+def current(settings: Settings) -> str:
+    cfg = alembic_config(settings)
+    buffer = io.StringIO()
+    cfg.stdout = buffer
+    command.current(cfg)
+    return buffer.getvalue().strip()

@@ -1,0 +1,176 @@
+"""The plugin manager, plugin metadata and per-tenant hook dispatch.
+
+One ``pluggy.PluginManager("storeplug")`` is built at start-up: always-on core modules first,
+then the built-in feature plugins, the ``storeplug.plugins`` entry points and any modules named
+in ``STOREPLUG_PLUGIN_MODULES``; then ``check_pending()``. Nothing is registered while serving.
+
+A tenant's calls go through ``TenantHooks``: ``pm.subset_hook_caller`` with the feature plugins
+that tenant has *not* enabled removed (pytest's FSHookProxy is the model). Proxies are cached
+by the frozenset of enabled plugins, so ten thousand tenants share a handful of them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Iterable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import msgspec
+import pluggy
+
+from core import hookspecs
+from core.errors import AppError, FieldError, field_errors_from_msgspec
+
+PROJECT = "storeplug"
+ENTRY_POINT_GROUP = "storeplug.plugins"
+
+# Always-on modules written as hookimpls, so the core uses the same hooks as plugins do.
+CORE_MODULES: tuple[str, ...] = ("core.defaults",)
+# Feature plugins that ship with storeplug; a merchant switches each on or off.
+BUILTIN_PLUGINS: tuple[str, ...] = ()
+
+
+class NoSettings(msgspec.Struct, frozen=True):
+    """Settings of a plugin that has none."""
+
+
+@dataclass(frozen=True)
+class PluginMeta:
+    """What a feature plugin declares in its module as ``META``."""
+
+    name: str
+    title: str
+    description: str
+    version: str
+    settings: type[msgspec.Struct] = NoSettings
+    # The plan feature a tenant's plan must include to enable it (defaults to the name).
+    plan_feature: str = ""
+    # Alembic versions folder holding this plugin's tables, migrated by `storeplug db upgrade`.
+    migrations: str | None = None
+
+    @property
+    def feature(self) -> str:
+        return self.plan_feature or self.name
+
+    def settings_schema(self) -> dict[str, Any]:
+        return msgspec.json.schema(self.settings)
+
+    def default_settings(self) -> msgspec.Struct:
+        return self.settings()
+
+    def validate_settings(self, raw: Any) -> msgspec.Struct:
+        """Validate a merchant's settings; a bad value is a 422 naming the field."""
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise AppError(
+                "settings must be an object",
+                code="plugin.invalid_settings",
+                status=422,
+                errors=[FieldError(field="settings", message="expected an object")],
+            )
+        try:
+            return msgspec.convert(raw, self.settings, strict=False)
+        except msgspec.ValidationError as exc:
+            raise AppError(
+                f"invalid settings for plugin {self.name}",
+                code="plugin.invalid_settings",
+                status=422,
+                errors=field_errors_from_msgspec(exc, prefix="settings"),
+            ) from None
+
+
+class TenantHooks:
+    """The hooks as seen by one set of enabled plugins: ``hooks.plugin_enabled(...)``."""
+
+    def __init__(self, pm: pluggy.PluginManager, removed: list[object]) -> None:
+        self._pm = pm
+        self._removed = removed
+        self._callers: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        caller = self._callers.get(name)
+        if caller is None:
+            if not self._removed:
+                caller = getattr(self._pm.hook, name)
+            else:
+                caller = self._pm.subset_hook_caller(name, remove_plugins=self._removed)
+            self._callers[name] = caller
+        return caller
+
+
+async def call_acting(results: Iterable[Any]) -> list[Any]:
+    """Await the coroutines an acting hook returned, one after another, in order."""
+    values = []
+    for result in results:
+        values.append(await result if inspect.isawaitable(result) else result)
+    return values
+
+
+class PluginRegistry:
+    """The plugin manager plus what it knows about feature plugins."""
+
+    def __init__(self, pm: pluggy.PluginManager, metas: dict[str, PluginMeta]) -> None:
+        self.pm = pm
+        self.metas = metas
+        self._objects = {name: pm.get_plugin(name) for name in metas}
+        self._hooks: dict[frozenset[str], TenantHooks] = {}
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(self.metas)
+
+    def meta(self, name: str) -> PluginMeta:
+        try:
+            return self.metas[name]
+        except KeyError:
+            raise AppError(f"no plugin named {name!r}", code="plugin.unknown", status=404) from None
+
+    def hooks_for(self, enabled: frozenset[str]) -> TenantHooks:
+        hooks = self._hooks.get(enabled)
+        if hooks is None:
+            removed = [obj for name, obj in self._objects.items() if name not in enabled]
+            hooks = self._hooks[enabled] = TenantHooks(self.pm, removed)
+        return hooks
+
+    @property
+    def all_hooks(self) -> TenantHooks:
+        return self.hooks_for(self.names)
+
+
+def _register(pm: pluggy.PluginManager, module: ModuleType | object, name: str) -> None:
+    if pm.get_plugin(name) is None and not pm.is_registered(module):
+        pm.register(module, name=name)
+
+
+def build_registry(extra_modules: Iterable[str] = ()) -> PluginRegistry:
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(hookspecs)
+    for module_name in CORE_MODULES:
+        _register(pm, importlib.import_module(module_name), module_name)
+    for module_name in (*BUILTIN_PLUGINS, *extra_modules):
+        module = importlib.import_module(module_name)
+        _register(pm, module, _meta_of(module, module_name).name)
+    pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    pm.check_pending()
+
+    metas: dict[str, PluginMeta] = {}
+    for name, plugin in pm.list_name_plugin():
+        meta = getattr(plugin, "META", None)
+        if isinstance(meta, PluginMeta):
+            if meta.name != name:
+                raise RuntimeError(f"plugin registered as {name!r} declares name {meta.name!r}")
+            metas[name] = meta
+        elif not name.startswith("core."):
+            raise RuntimeError(f"plugin {name!r} has no META = PluginMeta(...)")
+    return PluginRegistry(pm, metas)
+
+
+def _meta_of(module: ModuleType, module_name: str) -> PluginMeta:
+    meta = getattr(module, "META", None)
+    if not isinstance(meta, PluginMeta):
+        raise RuntimeError(f"plugin module {module_name} has no META = PluginMeta(...)")
+    return meta

@@ -1,0 +1,67 @@
+"""The process-wide services, built once at start-up and shared by requests and jobs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from core.context import Principal, TenantContext, TenantInfo
+from core.db import Database, create_engine
+from core.jobs import CronSpec, JobQueue, JobSpec, build_queue
+from core.plugins import PluginRegistry, build_registry
+from core.settings import Settings
+from tenants.registry import TenantDirectory
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    redis: Redis | None
+    plugins: PluginRegistry
+    jobs: JobQueue
+    tenants: TenantDirectory
+
+    @classmethod
+    def build(cls, settings: Settings, plugins: PluginRegistry | None = None) -> Runtime:
+        plugins = plugins or build_registry(settings.plugin_modules)
+        db = Database(create_engine(settings.database_url))
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        specs: list[JobSpec] = [s for batch in plugins.pm.hook.register_jobs() for s in batch]
+        crons: list[CronSpec] = [c for batch in plugins.pm.hook.register_cron() for c in batch]
+        runtime = cls(
+            settings=settings,
+            db=db,
+            redis=redis,
+            plugins=plugins,
+            jobs=None,  # type: ignore[arg-type]  # set just below: jobs get the runtime
+            tenants=TenantDirectory(db, redis),
+        )
+        runtime.jobs = build_queue(settings.redis_url or None, specs, crons, runtime)
+        return runtime
+
+    async def close(self) -> None:
+        await self.jobs.stop()
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.db.dispose()
+
+    @asynccontextmanager
+    async def tenant_context(
+        self, tenant: TenantInfo, principal: Principal | None = None
+    ) -> AsyncIterator[TenantContext]:
+        """One transaction for one tenant; commits when the block ends without an error."""
+        async with self.db.tenant_session(tenant.id) as session:
+            ctx = TenantContext(
+                tenant=tenant,
+                session=session,
+                hooks=self.plugins.hooks_for(tenant.enabled_plugins & self.plugins.names),
+                jobs=self.jobs,
+                principal=principal,
+            )
+            yield ctx
+        for callback in ctx._after_commit:
+            await callback()

@@ -1,0 +1,81 @@
+"""The tenant directory: slug → ``TenantInfo`` without a database query on the hot path.
+
+Each process keeps the infos it has resolved. A change (suspend, plan, plugin toggle or
+settings) bumps a per-tenant version key in Redis; a request reads that one key, and reloads
+from the database only when the version moved. That is how a toggle made in one worker process
+is seen by every other on its next request. Without Redis there is one process, and a change
+drops the local entry directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis.asyncio import Redis
+from sqlalchemy import select
+
+from core.context import Branding, TenantInfo
+from core.db import Database
+from core.errors import NotFound
+from tenants.models import Plan, Tenant, TenantPlugin
+
+
+def version_key(slug: str) -> str:
+    return f"sp:tenant:{{{slug}}}:v"
+
+
+class TenantDirectory:
+    def __init__(self, db: Database, redis: Redis | None) -> None:
+        self._db = db
+        self._redis = redis
+        self._cache: dict[str, tuple[bytes | None, TenantInfo]] = {}
+
+    async def resolve(self, slug: str) -> TenantInfo:
+        version = await self._redis.get(version_key(slug)) if self._redis is not None else None
+        cached = self._cache.get(slug)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        info = await self.load(slug)
+        self._cache[slug] = (version, info)
+        return info
+
+    async def load(self, slug: str) -> TenantInfo:
+        async with self._db.shared_session() as session:
+            row = (
+                await session.execute(
+                    select(Tenant, Plan.plugins)
+                    .join(Plan, Plan.code == Tenant.plan)
+                    .where(Tenant.slug == slug)
+                )
+            ).first()
+        if row is None:
+            raise NotFound(f"no store named {slug!r}", code="tenant.not_found")
+        tenant, plan_plugins = row
+        async with self._db.tenant_session(tenant.id) as session:
+            plugin_rows = (await session.scalars(select(TenantPlugin))).all()
+        enabled = frozenset(p.plugin for p in plugin_rows if p.enabled)
+        configs: dict[str, Any] = {p.plugin: dict(p.config) for p in plugin_rows if p.enabled}
+        return info_from(tenant, plan_plugins, enabled, configs)
+
+    async def invalidate(self, slug: str) -> None:
+        """Call after committing a change to a tenant or its plugins."""
+        self._cache.pop(slug, None)
+        if self._redis is not None:
+            await self._redis.incr(version_key(slug))
+
+
+def info_from(
+    tenant: Tenant, plan_plugins: list[str], enabled: frozenset[str], configs: dict[str, Any]
+) -> TenantInfo:
+    branding = tenant.branding or {}
+    return TenantInfo(
+        id=tenant.id,
+        slug=tenant.slug,
+        name=tenant.name,
+        status=tenant.status,
+        plan=tenant.plan,
+        plan_plugins=frozenset(plan_plugins),
+        enabled_plugins=enabled,
+        plugin_configs=configs,
+        branding=Branding(**{k: v for k, v in branding.items() if k in Branding.__struct_fields__}),
+    )

@@ -1,0 +1,161 @@
+"""Test fixtures. Every test that takes ``backend`` (directly or through ``rt``/``client``)
+runs twice: on SQLite with in-process stores and jobs, and on PostgreSQL (as a non-owner role,
+so row-level security applies) with Redis. The server half is skipped with a reason when the
+servers do not answer, except under CI=true, where that is a failure."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+from redis.asyncio import Redis
+
+from core import migrate
+from core.app import create_app
+from core.runtime import Runtime
+from core.settings import Settings, load_settings
+
+TEST_PLUGINS = ("tests.plugins.echo.plugin",)
+VENDOR_TOKEN = "spv_test-vendor-token"
+SECRET = "test-secret-key-0123456789abcdefghijklmnop"
+PG_SUPER_URL = os.environ.get("STOREPLUG_TEST_PG_SUPER_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_DB = os.environ.get("STOREPLUG_TEST_PG_DB", "storeplug_test")
+PG_APP_ROLE = "storeplug_app"
+PG_APP_PASSWORD = "storeplug_app"
+REDIS_URL = os.environ.get("STOREPLUG_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"CI needs PostgreSQL and Redis: {reason}")
+    pytest.skip(f"server backend not available ({reason}); run .ci/run for PostgreSQL + Redis")
+
+
+def _port_open(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port),
+                                      timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def pg_urls() -> tuple[str, str]:
+    """(owner URL for migrations, app-role URL) for the test database."""
+    parsed = urlparse(PG_SUPER_URL)
+    host = f"{parsed.hostname or '127.0.0.1'}:{parsed.port or 5432}"
+    owner = f"postgresql+asyncpg://{parsed.username or 'postgres'}@{host}/{PG_DB}"
+    app = f"postgresql+asyncpg://{PG_APP_ROLE}:{PG_APP_PASSWORD}@{host}/{PG_DB}"
+    return owner, app
+
+
+async def prepare_postgres() -> None:
+    """A fresh test database, and a login role that is not the table owner and has no
+    BYPASSRLS, granted data access only (what docs/deployment.md asks of a deployment)."""
+    conn = await asyncpg.connect(PG_SUPER_URL)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{PG_DB}"')
+        exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", PG_APP_ROLE)
+        if not exists:
+            await conn.execute(
+                f"CREATE ROLE {PG_APP_ROLE} LOGIN PASSWORD '{PG_APP_PASSWORD}' NOBYPASSRLS"
+            )
+    finally:
+        await conn.close()
+    owner_url = PG_SUPER_URL.rsplit("/", 1)[0] + f"/{PG_DB}"
+    conn = await asyncpg.connect(owner_url)
+    try:
+        await conn.execute(f"GRANT USAGE ON SCHEMA public TO {PG_APP_ROLE}")
+        await conn.execute(
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA public "
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {PG_APP_ROLE}"
+        )
+    finally:
+        await conn.close()
+
+
+def base_settings(**overrides: Any) -> Settings:
+    return load_settings(
+        {},
+        vendor_token=VENDOR_TOKEN,
+        secret_key=SECRET,
+        plugin_modules=TEST_PLUGINS,
+        log_level="WARNING",
+        **overrides,
+    )
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+async def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                   ) -> Settings:
+    if request.param == "sqlite":
+        path = Path(tmp_path_factory.mktemp("db")) / "storeplug.db"
+        result = base_settings(database_url=f"sqlite+aiosqlite:///{path}")
+    else:
+        if not _port_open(PG_SUPER_URL, 5432):
+            _unavailable("PostgreSQL does not answer at " + PG_SUPER_URL)
+        if not _port_open(REDIS_URL, 6379):
+            _unavailable("Redis does not answer at " + REDIS_URL)
+        await prepare_postgres()
+        redis = Redis.from_url(REDIS_URL)
+        await redis.flushdb()
+        await redis.aclose()
+        owner_url, app_url = pg_urls()
+        result = base_settings(
+            database_url=app_url, migration_database_url=owner_url, redis_url=REDIS_URL
+        )
+    await asyncio.to_thread(migrate.upgrade, result)
+    return result
+
+
+@pytest.fixture(scope="session")
+def backend(settings: Settings) -> str:
+    return "sqlite" if settings.is_sqlite else "postgres"
+
+
+@dataclass
+class LiveServer:
+    url: str
+    runtime: Runtime
+
+
+@pytest.fixture(scope="session")
+async def server(settings: Settings) -> AsyncIterator[LiveServer]:
+    """The real app behind a real uvicorn on a loopback port, in the test's event loop."""
+    runtime = Runtime.build(settings)
+    app = create_app(settings, runtime)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    uv_server = uvicorn.Server(config)
+    task = asyncio.create_task(uv_server.serve())
+    while not uv_server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = uv_server.servers[0].sockets[0].getsockname()[1]
+    yield LiveServer(url=f"http://127.0.0.1:{port}", runtime=runtime)
+    uv_server.should_exit = True
+    await task
+
+
+@pytest.fixture(scope="session")
+def rt(server: LiveServer) -> Runtime:
+    return server.runtime
+
+
+@pytest.fixture
+async def client(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        yield http
