@@ -15,7 +15,7 @@ from litestar.params import QueryParameter
 from core.auth import bearer_token, check_vendor_token
 from core.context import TenantContext, TenantInfo
 from core.errors import AppError, Forbidden
-from core.paging import DEFAULT_LIMIT, MAX_LIMIT
+from core.paging import MAX_LIMIT
 from core.runtime import Runtime
 
 AnyRequest = Request[Any, Any, Any]
@@ -36,8 +36,8 @@ def runtime_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Runtime:
 async def tenant_of(connection: ASGIConnection[Any, Any, Any, Any]) -> TenantInfo:
     """The tenant named in the path, resolved once per request (guards and handlers share)."""
     cached = connection.scope.get("storeplug_tenant")
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
+    if isinstance(cached, TenantInfo):
+        return cached
     slug = connection.path_params.get("tenant_slug")
     if not isinstance(slug, str):
         raise AppError("no tenant in the path", code="tenant.not_found", status=404)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from litestar import Litestar, Router, get
 from litestar.datastructures import State
@@ -12,9 +12,9 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 
 from core.api import (
-    AnyRequest,
     MERCHANT_DEPENDENCIES,
     STORE_DEPENDENCIES,
+    AnyRequest,
     plugin_guard,
     runtime_of,
     vendor_guard,
@@ -71,7 +71,7 @@ def _surface_routers(runtime: Runtime) -> list[Router]:
                 Router(prefix, route_handlers=CORE_ROUTES[surface], dependencies=dependencies)
             )
         for impl in hook.get_hookimpls():
-            handlers = impl.function(surface=surface)
+            handlers = cast(list[Any], impl.function(surface=surface))
             if not handlers:
                 continue
             feature = impl.plugin_name in runtime.plugins.metas

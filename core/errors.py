@@ -163,8 +163,9 @@ def _validation_handler(
 def _http_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     status = exc.status_code
     headers = dict(exc.headers or {})
-    return problem_response(status, _HTTP_CODES.get(status, f"http.{status}"), exc.detail, None,
-                            headers or None)
+    return problem_response(
+        status, _HTTP_CODES.get(status, f"http.{status}"), exc.detail, None, headers or None
+    )
 
 
 def _internal_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
@@ -178,4 +179,3 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     HTTPException: _http_handler,
     Exception: _internal_handler,
 }
-

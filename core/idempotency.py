@@ -54,8 +54,14 @@ async def _claim(
             async with rt.db.tenant_session(tenant.id) as session:
                 row = await session.get(IdempotencyKey, (tenant.id, *ident.values()))
                 if row is None:
-                    session.add(IdempotencyKey(**ident, request_hash=request_hash,
-                                               state="in_flight", expires_at=now + TTL))
+                    session.add(
+                        IdempotencyKey(
+                            **ident,
+                            request_hash=request_hash,
+                            state="in_flight",
+                            expires_at=now + TTL,
+                        )
+                    )
                     return None
                 if row.expires_at <= now:
                     await session.delete(row)
@@ -69,14 +75,18 @@ async def _claim(
                 if row.state == "done":
                     return row
                 if row.locked_at > now - STALE_CLAIM:
-                    raise Conflict("a request with this Idempotency-Key is still in progress",
-                                   code="idempotency.in_flight")
+                    raise Conflict(
+                        "a request with this Idempotency-Key is still in progress",
+                        code="idempotency.in_flight",
+                    )
                 row.locked_at = now  # the claimant died; take over
                 return None
         except IntegrityError:
             # A concurrent duplicate inserted the claim first.
-            raise Conflict("a request with this Idempotency-Key is still in progress",
-                           code="idempotency.in_flight") from None
+            raise Conflict(
+                "a request with this Idempotency-Key is still in progress",
+                code="idempotency.in_flight",
+            ) from None
     raise Conflict("could not claim the Idempotency-Key", code="idempotency.in_flight")
 
 

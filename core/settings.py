@@ -62,7 +62,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
             try:
                 raw[field] = int(value)
             except ValueError:
-                raise SettingsError(f"{PREFIX}{field.upper()} must be an integer, got {value!r}")
+                raise SettingsError(
+                    f"{PREFIX}{field.upper()} must be an integer, got {value!r}"
+                ) from None
         elif field in _TUPLE_FIELDS:
             raw[field] = tuple(part.strip() for part in value.split(",") if part.strip())
         else:

@@ -15,6 +15,7 @@ from core.paging import DEFAULT_LIMIT, Page
 from tenants import plugin_settings, service
 from tenants import schemas as s
 
+
 class PlansController(Controller):
     path = "/plans"
     tags = ["vendor"]
@@ -24,7 +25,9 @@ class PlansController(Controller):
         return await service.list_plans(runtime_of(request))
 
     @put("/{code:str}")
-    async def put_plan(self, request: AnyRequest, code: FromPath[str], data: JSONBody[s.PlanIn]) -> s.PlanOut:
+    async def put_plan(
+        self, request: AnyRequest, code: FromPath[str], data: JSONBody[s.PlanIn]
+    ) -> s.PlanOut:
         if data.code != code:
             raise AppError("plan code in the body must match the path", code="plan.code_mismatch")
         return await service.put_plan(runtime_of(request), data)

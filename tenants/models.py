@@ -42,9 +42,7 @@ class Tenant(Base):
 
 class StaffUser(TenantScoped, Base):
     __tablename__ = "staff_users"
-    __table_args__ = (
-        UniqueConstraint("tenant_id", "username"),
-    )
+    __table_args__ = (UniqueConstraint("tenant_id", "username"),)
 
     username: Mapped[str] = mapped_column(String(64))
     display_name: Mapped[str] = mapped_column(String(100), default="")

@@ -28,7 +28,7 @@ class TenantDirectory:
     def __init__(self, db: Database, redis: Redis | None) -> None:
         self._db = db
         self._redis = redis
-        self._cache: dict[str, tuple[bytes | None, TenantInfo]] = {}
+        self._cache: dict[str, tuple[bytes | str | None, TenantInfo]] = {}
 
     async def resolve(self, slug: str) -> TenantInfo:
         version = await self._redis.get(version_key(slug)) if self._redis is not None else None

@@ -185,8 +185,9 @@ async def login(ctx: TenantContext, data: s.LoginIn) -> s.LoginOut:
         raise Unauthorized("wrong username or password", code="auth.invalid_credentials")
     token = new_token(STAFF_TOKEN_PREFIX)
     expires_at = utcnow() + SESSION_TTL
-    ctx.session.add(StaffSession(staff_id=staff.id, token_hash=hash_token(token),
-                                 expires_at=expires_at))
+    ctx.session.add(
+        StaffSession(staff_id=staff.id, token_hash=hash_token(token), expires_at=expires_at)
+    )
     return s.LoginOut(token=token, expires_at=expires_at, staff=staff_out(staff))
 
 
@@ -205,7 +206,9 @@ async def authenticate(ctx: TenantContext, token: str) -> Principal:
         if row is not None:
             sess, staff = row
             if sess.revoked_at is None and sess.expires_at > utcnow() and staff.active:
-                return Principal(kind="staff", id=staff.id, role=staff.role, tenant_id=ctx.tenant_id)
+                return Principal(
+                    kind="staff", id=staff.id, role=staff.role, tenant_id=ctx.tenant_id
+                )
     elif token.startswith(API_KEY_PREFIX + "_"):
         key = await ctx.session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
         if key is not None and key.revoked_at is None:
@@ -283,16 +286,28 @@ async def deactivate_staff(ctx: TenantContext, staff_id: str) -> s.StaffOut:
 
 
 def api_key_out(key: ApiKey) -> s.ApiKeyOut:
-    return s.ApiKeyOut(id=key.id, name=key.name, prefix=key.prefix, role=key.role,
-                       created_at=key.created_at, revoked=key.revoked_at is not None)
+    return s.ApiKeyOut(
+        id=key.id,
+        name=key.name,
+        prefix=key.prefix,
+        role=key.role,
+        created_at=key.created_at,
+        revoked=key.revoked_at is not None,
+    )
 
 
 async def create_api_key(ctx: TenantContext, data: s.ApiKeyCreate) -> s.ApiKeyCreated:
     staff = await current_staff(ctx)
     require_role(staff.role, "owner")
     secret = new_token(API_KEY_PREFIX)
-    key = ApiKey(name=data.name, prefix=secret[:10], key_hash=hash_token(secret),
-                 role=data.role, created_by=staff.id, created_at=utcnow())
+    key = ApiKey(
+        name=data.name,
+        prefix=secret[:10],
+        key_hash=hash_token(secret),
+        role=data.role,
+        created_by=staff.id,
+        created_at=utcnow(),
+    )
     ctx.session.add(key)
     await ctx.session.flush()
     return s.ApiKeyCreated(api_key=api_key_out(key), key=secret)

@@ -28,7 +28,9 @@ from core.settings import Settings, load_settings
 TEST_PLUGINS = ("tests.plugins.echo.plugin",)
 VENDOR_TOKEN = "spv_test-vendor-token"
 SECRET = "test-secret-key-0123456789abcdefghijklmnop"
-PG_SUPER_URL = os.environ.get("STOREPLUG_TEST_PG_SUPER_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_SUPER_URL = os.environ.get(
+    "STOREPLUG_TEST_PG_SUPER_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 PG_DB = os.environ.get("STOREPLUG_TEST_PG_DB", "storeplug_test")
 PG_APP_ROLE = "storeplug_app"
 PG_APP_PASSWORD = "storeplug_app"
@@ -45,8 +47,9 @@ def _unavailable(reason: str) -> None:
 def _port_open(url: str, default_port: int) -> bool:
     parsed = urlparse(url)
     try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port),
-                                      timeout=1):
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=1
+        ):
             return True
     except OSError:
         return False
@@ -99,8 +102,9 @@ def base_settings(**overrides: Any) -> Settings:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
-async def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-                   ) -> Settings:
+async def settings(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
     if request.param == "sqlite":
         path = Path(tmp_path_factory.mktemp("db")) / "storeplug.db"
         result = base_settings(database_url=f"sqlite+aiosqlite:///{path}")

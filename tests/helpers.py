@@ -41,31 +41,47 @@ def unique_slug(prefix: str = "shop") -> str:
 
 async def ensure_plan(client: httpx.AsyncClient, code: str, plugins: list[str]) -> None:
     response = await client.put(
-        f"/vendor/v1/plans/{code}", json={"code": code, "name": code.title(), "plugins": plugins},
+        f"/vendor/v1/plans/{code}",
+        json={"code": code, "name": code.title(), "plugins": plugins},
         headers=VENDOR,
     )
     assert response.status_code == 200, response.text
 
 
-async def onboard(client: httpx.AsyncClient, plan: str = "test-pro",
-                  plugins: tuple[str, ...] = ("echo",)) -> Merchant:
+async def onboard(
+    client: httpx.AsyncClient, plan: str = "test-pro", plugins: tuple[str, ...] = ("echo",)
+) -> Merchant:
     await ensure_plan(client, plan, list(plugins))
     slug = unique_slug()
     response = await client.post(
-        "/vendor/v1/tenants", json={"slug": slug, "name": f"Shop {slug}", "plan": plan},
+        "/vendor/v1/tenants",
+        json={"slug": slug, "name": f"Shop {slug}", "plan": plan},
         headers=VENDOR,
     )
     assert response.status_code == 201, response.text
     body = response.json()
     password = body["owner"]["initial_password"]
-    login = await client.post(f"/merchant/{slug}/v1/auth/login",
-                              json={"username": "owner", "password": password})
+    login = await client.post(
+        f"/merchant/{slug}/v1/auth/login", json={"username": "owner", "password": password}
+    )
     assert login.status_code == 200, login.text
-    return Merchant(slug=slug, id=body["tenant"]["id"], token=login.json()["token"],
-                    password=password, plan=plan)
+    return Merchant(
+        slug=slug,
+        id=body["tenant"]["id"],
+        token=login.json()["token"],
+        password=password,
+        plan=plan,
+    )
 
 
-async def enable(client: httpx.AsyncClient, merchant: Merchant, plugin: str,
-                 settings: dict[str, Any] | None = None) -> httpx.Response:
-    return await client.post(f"{merchant.merchant}/plugins/{plugin}/enable",
-                             json={"settings": settings}, headers=merchant.auth)
+async def enable(
+    client: httpx.AsyncClient,
+    merchant: Merchant,
+    plugin: str,
+    settings: dict[str, Any] | None = None,
+) -> httpx.Response:
+    return await client.post(
+        f"{merchant.merchant}/plugins/{plugin}/enable",
+        json={"settings": settings},
+        headers=merchant.auth,
+    )

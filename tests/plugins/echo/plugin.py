@@ -56,8 +56,9 @@ async def hello(tenant: Tenant, ctx: Ctx) -> dict[str, str]:
 
 
 @post("/echo/charges")
-async def charge(request: Request[Any, Any, Any], tenant: Tenant, ctx: Ctx,
-                 data: JSONBody[ChargeIn]) -> Any:
+async def charge(
+    request: Request[Any, Any, Any], tenant: Tenant, ctx: Ctx, data: JSONBody[ChargeIn]
+) -> Any:
     async def work(tx: TenantContext) -> ChargeOut:
         row = EchoCharge(amount=data.amount, note=data.note)
         tx.session.add(row)
@@ -66,8 +67,15 @@ async def charge(request: Request[Any, Any, Any], tenant: Tenant, ctx: Ctx,
         return ChargeOut(id=row.id, amount=row.amount, total_charges=total or 0)
 
     assert ctx.principal is not None
-    return await run_idempotent(runtime_of(request), tenant, ctx.principal,
-                                "POST /echo/charges", request.headers.get(HEADER), data, work)
+    return await run_idempotent(
+        runtime_of(request),
+        tenant,
+        ctx.principal,
+        "POST /echo/charges",
+        request.headers.get(HEADER),
+        data,
+        work,
+    )
 
 
 @get("/echo/charges")
