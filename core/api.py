@@ -13,16 +13,21 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import QueryParameter
 
 from core.auth import bearer_token, check_vendor_token
-from core.context import TenantContext, TenantInfo
-from core.errors import AppError, Forbidden
+from core.context import Principal, TenantContext, TenantInfo
+from core.errors import AppError, Forbidden, Unauthorized
 from core.paging import MAX_LIMIT
 from core.runtime import Runtime
 
 AnyRequest = Request[Any, Any, Any]
-# Handler parameters: ``ctx: Ctx`` (this request's tenant transaction; ``anon_ctx`` on the
-# merchant login route), ``tenant: Tenant`` (the resolved tenant of the path).
+# Handler parameters: ``ctx: Ctx`` (this request's tenant transaction), ``tenant: Tenant``
+# (the resolved tenant of the path).
 Ctx = NamedDependency[TenantContext]
 Tenant = NamedDependency[TenantInfo]
+# ``principal: Caller`` (merchant surface): the caller the guard authenticated, with no request
+# transaction held open. For routes whose work runs in transactions of their own
+# (``core.idempotency.run_idempotent``): such a route takes no ``ctx``, whose open transaction
+# would hold SQLite's write lock (a deadlock) or a second pooled connection.
+Caller = NamedDependency[Principal]
 # ``limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None`` on a list handler.
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, QueryParameter(max_length=200)]
@@ -50,41 +55,64 @@ async def provide_tenant(request: AnyRequest) -> TenantInfo:
     return await tenant_of(request)
 
 
-async def provide_store_ctx(
-    request: AnyRequest, tenant: Tenant
-) -> AsyncGenerator[TenantContext, None]:
-    if not tenant.active:
+async def store_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """A suspended store answers 403 before anything else looks at the request."""
+    if not (await tenant_of(connection)).active:
         raise Forbidden("this store is suspended", code="tenant.suspended")
-    async with runtime_of(request).tenant_context(tenant) as ctx:
-        yield ctx
 
 
-async def provide_anon_merchant_ctx(
-    request: AnyRequest, tenant: Tenant
-) -> AsyncGenerator[TenantContext, None]:
-    async with runtime_of(request).tenant_context(tenant) as ctx:
-        yield ctx
+async def merchant_auth_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """Authenticate staff sessions and API keys for the tenant of the path.
 
-
-async def provide_merchant_ctx(
-    request: AnyRequest, tenant: Tenant
-) -> AsyncGenerator[TenantContext, None]:
+    Every merchant and console route needs a caller unless it is marked
+    ``opt={"public": True}`` (the login route). A guard runs before litestar reads the body,
+    so a stranger gets 401 and never a 400 about a body they should not be able to probe.
+    The principal is kept on the request for ``ctx`` and ``principal`` to use.
+    """
+    if handler.opt.get("public"):
+        return
     from tenants.service import authenticate  # tenants builds on core; import at call time
 
-    token = bearer_token(request.headers.get("authorization"))
-    async with runtime_of(request).tenant_context(tenant) as ctx:
-        ctx.principal = await authenticate(ctx, token)
+    tenant = await tenant_of(connection)
+    token = bearer_token(connection.headers.get("authorization"))
+    async with runtime_of(connection).tenant_context(tenant) as ctx:
+        connection.scope["storeplug_principal"] = await authenticate(ctx, token)  # type: ignore[typeddict-unknown-key]
+
+
+def _principal_of(request: AnyRequest) -> Principal | None:
+    principal = request.scope.get("storeplug_principal")
+    return principal if isinstance(principal, Principal) else None
+
+
+async def provide_ctx(request: AnyRequest, tenant: Tenant) -> AsyncGenerator[TenantContext, None]:
+    """This request's transaction for its tenant, with the caller the guard authenticated."""
+    async with runtime_of(request).tenant_context(tenant, _principal_of(request)) as ctx:
         yield ctx
 
 
+async def provide_principal(request: AnyRequest) -> Principal:
+    principal = _principal_of(request)
+    if principal is None:
+        raise Unauthorized("sign in first", code="auth.required")
+    return principal
+
+
+# Guards per surface; a plugin's routes get the plugin guard after these.
+SURFACE_GUARDS: dict[str, list[Any]] = {
+    "store": [store_guard],
+    "merchant": [merchant_auth_guard],
+    "console": [merchant_auth_guard],
+}
 STORE_DEPENDENCIES = {
     "tenant": Provide(provide_tenant),
-    "ctx": Provide(provide_store_ctx),
+    "ctx": Provide(provide_ctx),
 }
 MERCHANT_DEPENDENCIES = {
     "tenant": Provide(provide_tenant),
-    "ctx": Provide(provide_merchant_ctx),
-    "anon_ctx": Provide(provide_anon_merchant_ctx),
+    "ctx": Provide(provide_ctx),
+    "principal": Provide(provide_principal),
 }
 
 

@@ -14,6 +14,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from core.api import (
     MERCHANT_DEPENDENCIES,
     STORE_DEPENDENCIES,
+    SURFACE_GUARDS,
     AnyRequest,
     plugin_guard,
     runtime_of,
@@ -66,9 +67,15 @@ def _surface_routers(runtime: Runtime) -> list[Router]:
     routers = []
     hook = runtime.plugins.pm.hook.register_routes
     for surface, (prefix, dependencies) in SURFACES.items():
+        guards = SURFACE_GUARDS.get(surface, [])
         if CORE_ROUTES[surface]:
             routers.append(
-                Router(prefix, route_handlers=CORE_ROUTES[surface], dependencies=dependencies)
+                Router(
+                    prefix,
+                    route_handlers=CORE_ROUTES[surface],
+                    dependencies=dependencies,
+                    guards=guards,
+                )
             )
         for impl in hook.get_hookimpls():
             handlers = cast(list[Any], impl.function(surface=surface))
@@ -80,7 +87,7 @@ def _surface_routers(runtime: Runtime) -> list[Router]:
                     prefix,
                     route_handlers=handlers,
                     dependencies=dependencies,
-                    guards=[plugin_guard(impl.plugin_name)] if feature else [],
+                    guards=[*guards, plugin_guard(impl.plugin_name)] if feature else guards,
                 )
             )
     return routers

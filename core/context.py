@@ -51,12 +51,35 @@ class Principal:
     tenant_id: str | None = None
 
 
+class AfterCommitJobs:
+    """``ctx.jobs``: a job enqueued inside a transaction is sent once the transaction has
+    committed, so a rolled-back order never sends its "order placed" message."""
+
+    def __init__(self, queue: JobQueue, ctx: TenantContext) -> None:
+        self.queue = queue
+        self._ctx = ctx
+
+    async def enqueue(self, name: str, *, key: str | None = None, **kwargs: Any) -> None:
+        async def send() -> None:
+            await self.queue.enqueue(name, key=key, **kwargs)
+
+        self._ctx.after_commit(send)
+
+    async def enqueue_in(
+        self, delay_s: float, name: str, *, key: str | None = None, **kwargs: Any
+    ) -> None:
+        async def send() -> None:
+            await self.queue.enqueue_in(delay_s, name, key=key, **kwargs)
+
+        self._ctx.after_commit(send)
+
+
 @dataclass
 class TenantContext:
     tenant: TenantInfo
     session: AsyncSession
     hooks: TenantHooks
-    jobs: JobQueue
+    queue: JobQueue
     principal: Principal | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     _after_commit: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
@@ -69,3 +92,7 @@ class TenantContext:
     @property
     def tenant_id(self) -> str:
         return self.tenant.id
+
+    @property
+    def jobs(self) -> AfterCommitJobs:
+        return AfterCommitJobs(self.queue, self)

@@ -131,6 +131,19 @@ def problem_response(
     )
 
 
+_NAMED_IN_MESSAGE = ("Object missing required field `", "Object contains unknown field `")
+
+
+def _qualify(field: str, message: str) -> str:
+    """msgspec names a missing or unknown field in the message, not in the path; litestar
+    reports the body itself as ``data``. Point at the field."""
+    for lead in _NAMED_IN_MESSAGE:
+        if message.startswith(lead):
+            name = message.removeprefix(lead).rstrip("`")
+            return name if field in ("$", "data") else f"{field}.{name}"
+    return field
+
+
 def field_errors_from_msgspec(exc: msgspec.ValidationError, prefix: str = "") -> list[FieldError]:
     """msgspec says ``Expected `int`, got `str` - at `$.settings.limit``; keep the path apart."""
     message = str(exc)
@@ -141,7 +154,7 @@ def field_errors_from_msgspec(exc: msgspec.ValidationError, prefix: str = "") ->
         field = path.replace("$.", "", 1) if path.startswith("$.") else path
         if prefix:
             field = f"{prefix}.{field}"
-    return [FieldError(field=field, message=message)]
+    return [FieldError(field=_qualify(field, message), message=message)]
 
 
 def _app_error_handler(request: Request[Any, Any, Any], exc: AppError) -> Response[bytes]:
@@ -155,7 +168,8 @@ def _validation_handler(
     for item in exc.extra or []:
         if isinstance(item, dict):
             key = str(item.get("key") or item.get("source") or "$")
-            errors.append(FieldError(field=key, message=str(item.get("message", ""))))
+            message = str(item.get("message", ""))
+            errors.append(FieldError(field=_qualify(key, message), message=message))
     detail = exc.detail if isinstance(exc.detail, str) else "validation failed"
     return problem_response(400, "request.invalid", detail, errors)
 

@@ -59,6 +59,8 @@ async def _claim(
                             **ident,
                             request_hash=request_hash,
                             state="in_flight",
+                            locked_at=now,
+                            created_at=now,
                             expires_at=now + TTL,
                         )
                     )

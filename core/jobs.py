@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import msgspec
-from croniter import croniter  # type: ignore[import-untyped]
+from croniter import croniter
 from saq import CronJob, Job, Worker
 from saq.job import get_default_job_key
 from saq.queue.redis import RedisQueue

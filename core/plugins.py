@@ -132,6 +132,10 @@ class PluginRegistry:
     def hooks_for(self, enabled: frozenset[str]) -> TenantHooks:
         hooks = self._hooks.get(enabled)
         if hooks is None:
+            # Names of plugins no longer installed must not mint extra cache entries.
+            installed = enabled & self.names
+            if installed != enabled:
+                return self.hooks_for(installed)
             removed = [obj for name, obj in self._objects.items() if name not in enabled]
             hooks = self._hooks[enabled] = TenantHooks(self.pm, removed)
         return hooks

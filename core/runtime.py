@@ -38,7 +38,9 @@ class Runtime:
             redis=redis,
             plugins=plugins,
             jobs=None,  # type: ignore[arg-type]  # set just below: jobs get the runtime
-            tenants=TenantDirectory(db, redis),
+            tenants=TenantDirectory(
+                db, redis, {name: meta.feature for name, meta in plugins.metas.items()}
+            ),
         )
         runtime.jobs = build_queue(settings.redis_url or None, specs, crons, runtime)
         return runtime
@@ -58,8 +60,8 @@ class Runtime:
             ctx = TenantContext(
                 tenant=tenant,
                 session=session,
-                hooks=self.plugins.hooks_for(tenant.enabled_plugins & self.plugins.names),
-                jobs=self.jobs,
+                hooks=self.plugins.hooks_for(tenant.enabled_plugins),
+                queue=self.jobs,
                 principal=principal,
             )
             yield ctx

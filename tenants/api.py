@@ -74,9 +74,9 @@ class MerchantAuthController(Controller):
     path = "/auth"
     tags = ["merchant"]
 
-    @post("/login", status_code=200)
-    async def login(self, anon_ctx: Ctx, data: JSONBody[s.LoginIn]) -> s.LoginOut:
-        return await service.login(anon_ctx, data)
+    @post("/login", status_code=200, opt={"public": True})
+    async def login(self, ctx: Ctx, data: JSONBody[s.LoginIn]) -> s.LoginOut:
+        return await service.login(ctx, data)
 
     @post("/logout", status_code=204)
     async def logout(self, request: AnyRequest, ctx: Ctx) -> None:

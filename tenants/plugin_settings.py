@@ -24,13 +24,15 @@ from tenants.service import principal_of
 
 def _out(meta: PluginMeta, ctx: TenantContext, row: TenantPlugin | None) -> PluginOut:
     config = meta.validate_settings(row.config if row else None)
+    in_plan = meta.feature in ctx.tenant.plan_plugins
     return PluginOut(
         name=meta.name,
         title=meta.title,
         description=meta.description,
         version=meta.version,
-        in_plan=meta.feature in ctx.tenant.plan_plugins,
-        enabled=bool(row and row.enabled),
+        in_plan=in_plan,
+        # On only while the plan includes it; the stored choice returns with the plan.
+        enabled=bool(row and row.enabled and in_plan),
         settings=msgspec.to_builtins(config),
         settings_schema=meta.settings_schema(),
     )

@@ -25,9 +25,11 @@ def version_key(slug: str) -> str:
 
 
 class TenantDirectory:
-    def __init__(self, db: Database, redis: Redis | None) -> None:
+    def __init__(self, db: Database, redis: Redis | None, features: dict[str, str]) -> None:
         self._db = db
         self._redis = redis
+        # plugin name -> the plan feature it needs; a plugin outside the plan is off.
+        self._features = features
         self._cache: dict[str, tuple[bytes | str | None, TenantInfo]] = {}
 
     async def resolve(self, slug: str) -> TenantInfo:
@@ -53,7 +55,13 @@ class TenantDirectory:
         tenant, plan_plugins = row
         async with self._db.tenant_session(tenant.id) as session:
             plugin_rows = (await session.scalars(select(TenantPlugin))).all()
-        enabled = frozenset(p.plugin for p in plugin_rows if p.enabled)
+        # A plan downgrade switches plugins off without touching their rows, so moving back
+        # to a plan that includes them switches them on again with their settings.
+        enabled = frozenset(
+            p.plugin
+            for p in plugin_rows
+            if p.enabled and self._features.get(p.plugin) in plan_plugins
+        )
         configs: dict[str, Any] = {p.plugin: dict(p.config) for p in plugin_rows if p.enabled}
         return info_from(tenant, plan_plugins, enabled, configs)
 

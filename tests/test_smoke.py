@@ -21,3 +21,29 @@ async def test_onboard_and_login(client: httpx.AsyncClient) -> None:
     assert me.json()["role"] == "owner"
     listed = await client.get("/vendor/v1/tenants", headers=VENDOR)
     assert listed.status_code == 200
+
+
+async def test_request_ids(client: httpx.AsyncClient) -> None:
+    made_up = await client.get("/healthz")
+    assert len(made_up.headers["x-request-id"]) == 16
+    echoed = await client.get("/healthz", headers={"X-Request-ID": "pos-42.abc"})
+    assert echoed.headers["x-request-id"] == "pos-42.abc"
+    hostile = await client.get("/healthz", headers={"X-Request-ID": "a b\tc" * 30})
+    assert hostile.headers["x-request-id"] != "a b\tc" * 30
+
+
+async def test_unknown_routes_and_methods_are_problems(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/nowhere")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    assert missing.json()["code"] == "not_found"
+    wrong_method = await client.delete("/healthz")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["code"] == "method_not_allowed"
+    bad_json = await client.post(
+        "/vendor/v1/tenants",
+        content=b"{not json",
+        headers={**VENDOR, "content-type": "application/json"},
+    )
+    assert bad_json.status_code == 400
+    assert bad_json.json()["code"] == "request.invalid"

@@ -11,7 +11,7 @@ from litestar import Request, get, post
 from litestar.params import JSONBody
 from sqlalchemy import func, select
 
-from core.api import Ctx, Tenant, runtime_of
+from core.api import Caller, Ctx, Tenant, runtime_of
 from core.context import TenantContext
 from core.hookspecs import hookimpl
 from core.idempotency import HEADER, run_idempotent
@@ -20,7 +20,7 @@ from core.plugins import PluginMeta
 from tests.plugins.echo.models import EchoCharge
 
 
-class EchoSettings(msgspec.Struct, frozen=True, kw_only=True):
+class EchoSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     greeting: Annotated[str, msgspec.Meta(min_length=1, max_length=40)] = "hello"
     max_items: Annotated[int, msgspec.Meta(ge=1, le=10)] = 3
 
@@ -40,7 +40,7 @@ EVENTS: list[tuple[str, str, Any]] = []
 
 class ChargeIn(msgspec.Struct, forbid_unknown_fields=True):
     amount: Annotated[int, msgspec.Meta(gt=0)]
-    note: str = ""
+    note: Annotated[str, msgspec.Meta(max_length=100)] = ""  # the column's length
 
 
 class ChargeOut(msgspec.Struct):
@@ -57,8 +57,9 @@ async def hello(tenant: Tenant, ctx: Ctx) -> dict[str, str]:
 
 @post("/echo/charges")
 async def charge(
-    request: Request[Any, Any, Any], tenant: Tenant, ctx: Ctx, data: JSONBody[ChargeIn]
+    request: Request[Any, Any, Any], tenant: Tenant, principal: Caller, data: JSONBody[ChargeIn]
 ) -> Any:
+    # ``principal``, not ``ctx``: run_idempotent runs its own transactions.
     async def work(tx: TenantContext) -> ChargeOut:
         row = EchoCharge(amount=data.amount, note=data.note)
         tx.session.add(row)
@@ -66,11 +67,10 @@ async def charge(
         total = await tx.session.scalar(select(func.count()).select_from(EchoCharge))
         return ChargeOut(id=row.id, amount=row.amount, total_charges=total or 0)
 
-    assert ctx.principal is not None
     return await run_idempotent(
         runtime_of(request),
         tenant,
-        ctx.principal,
+        principal,
         "POST /echo/charges",
         request.headers.get(HEADER),
         data,

@@ -1,0 +1,73 @@
+"""The README's demo command, run as a real process: it serves health, OpenAPI and the vendor
+API with the token it prints, and the merchant login it prints works."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_demo_serves_what_it_prints(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("STOREPLUG_")}
+    env["STOREPLUG_DEMO_SECRET_FILE"] = str(tmp_path / "secret")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "demo", "--port", str(port)],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        printed = ""
+        deadline = time.monotonic() + 60
+        while "curl -H" not in printed and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            printed += line
+        token = re.search(r"Vendor token\s+(\S+)", printed)
+        password = re.search(r"username: owner\s+password: (\S+)", printed)
+        assert token and password, printed
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, timeout=10) as client:
+            for _ in range(100):
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            assert client.get("/healthz").json() == {"status": "ok"}
+            assert client.get("/schema/openapi.json").status_code == 200
+            vendor = {"Authorization": f"Bearer {token.group(1)}"}
+            tenants = client.get("/vendor/v1/tenants", headers=vendor)
+            assert tenants.status_code == 200
+            assert [t["slug"] for t in tenants.json()["items"]] == ["demo"]
+            assert client.get("/vendor/v1/tenants").status_code == 401
+            login = client.post(
+                "/merchant/demo/v1/auth/login",
+                json={"username": "owner", "password": password.group(1)},
+            )
+            assert login.status_code == 200, login.text
+            store = client.get("/store/demo/v1/store/")
+            assert store.status_code == 200
+            assert store.json()["branding"]["display_name"] == "Demo Coffee"
+        assert (tmp_path / "storeplug.db").exists()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
