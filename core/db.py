@@ -184,6 +184,9 @@ def _set_rls_tenant(session: Session, transaction: SessionTransaction, conn: Con
         )
 
 
+READONLY = "storeplug_readonly"
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     # The embedded backend serialises writers: BEGIN IMMEDIATE takes the write lock up front
     # so two transactions never deadlock upgrading a read lock, and busy_timeout makes the
@@ -199,7 +202,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only session (Database.read_session) reads a WAL snapshot beside the writer.
+        readonly = conn.get_execution_options().get(READONLY)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -235,6 +240,24 @@ class Database:
             session.info["tenant_id"] = tenant_id
             async with session.begin():
                 yield session
+
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """A session that only reads; it starts with no tenant (see ``enter_tenant``). On
+        SQLite it does not queue behind writers for the write lock."""
+        async with self._sessions() as session, session.begin():
+            await session.connection(execution_options={READONLY: True})
+            yield session
+
+    async def enter_tenant(self, session: AsyncSession, tenant_id: str) -> None:
+        """Scope an open session to ``tenant_id`` from here on: the ORM filter and, on
+        PostgreSQL, the RLS setting of the running transaction."""
+        session.info["tenant_id"] = tenant_id
+        if self.dialect == "postgresql":
+            await session.execute(
+                text("SELECT set_config('app.tenant_id', :tenant_id, true)"),
+                {"tenant_id": tenant_id},
+            )
 
     @asynccontextmanager
     async def shared_session(self) -> AsyncIterator[AsyncSession]:

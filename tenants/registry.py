@@ -30,19 +30,25 @@ class TenantDirectory:
         self._redis = redis
         # plugin name -> the plan feature it needs; a plugin outside the plan is off.
         self._features = features
-        self._cache: dict[str, tuple[bytes | str | None, TenantInfo]] = {}
+        # None caches "no such store", so a flood of made-up slugs does not reach the
+        # database; onboarding bumps the slug's version like any other change.
+        self._cache: dict[str, tuple[bytes | str | None, TenantInfo | None]] = {}
 
     async def resolve(self, slug: str) -> TenantInfo:
         version = await self._redis.get(version_key(slug)) if self._redis is not None else None
         cached = self._cache.get(slug)
         if cached is not None and cached[0] == version:
-            return cached[1]
-        info = await self.load(slug)
-        self._cache[slug] = (version, info)
+            info = cached[1]
+        else:
+            info = await self.load(slug)
+            self._cache[slug] = (version, info)
+        if info is None:
+            raise NotFound(f"no store named {slug!r}", code="tenant.not_found")
         return info
 
-    async def load(self, slug: str) -> TenantInfo:
-        async with self._db.shared_session() as session:
+    async def load(self, slug: str) -> TenantInfo | None:
+        # One read-only transaction: the tenant row, then its plugins under its own scope.
+        async with self._db.read_session() as session:
             row = (
                 await session.execute(
                     select(Tenant, Plan.plugins)
@@ -50,10 +56,10 @@ class TenantDirectory:
                     .where(Tenant.slug == slug)
                 )
             ).first()
-        if row is None:
-            raise NotFound(f"no store named {slug!r}", code="tenant.not_found")
-        tenant, plan_plugins = row
-        async with self._db.tenant_session(tenant.id) as session:
+            if row is None:
+                return None
+            tenant, plan_plugins = row
+            await self._db.enter_tenant(session, tenant.id)
             plugin_rows = (await session.scalars(select(TenantPlugin))).all()
         # A plan downgrade switches plugins off without touching their rows, so moving back
         # to a plan that includes them switches them on again with their settings.
@@ -65,11 +71,15 @@ class TenantDirectory:
         configs: dict[str, Any] = {p.plugin: dict(p.config) for p in plugin_rows if p.enabled}
         return info_from(tenant, plan_plugins, enabled, configs)
 
-    async def invalidate(self, slug: str) -> None:
-        """Call after committing a change to a tenant or its plugins."""
-        self._cache.pop(slug, None)
-        if self._redis is not None:
-            await self._redis.incr(version_key(slug))
+    async def invalidate(self, *slugs: str) -> None:
+        """Call after committing a change to tenants or their plugins."""
+        for slug in slugs:
+            self._cache.pop(slug, None)
+        if self._redis is not None and slugs:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for slug in slugs:
+                    pipe.incr(version_key(slug))
+                await pipe.execute()
 
 
 def info_from(

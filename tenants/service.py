@@ -49,8 +49,7 @@ async def put_plan(rt: Runtime, data: s.PlanIn) -> s.PlanOut:
         else:
             plan.name, plan.plugins = data.name, sorted(set(data.plugins))
         slugs = (await session.scalars(select(Tenant.slug).where(Tenant.plan == data.code))).all()
-    for slug in slugs:
-        await rt.tenants.invalidate(slug)
+    await rt.tenants.invalidate(*slugs)
     return plan_out(plan)
 
 
@@ -109,6 +108,8 @@ async def onboard(rt: Runtime, data: s.TenantCreate) -> s.TenantCreated:
     except IntegrityError:
         # Two onboardings raced for one slug; the database kept exactly one.
         raise Conflict(f"slug {data.slug!r} is taken", code="tenant.slug_taken") from None
+    # A process may have cached "no such store" for this slug.
+    await rt.tenants.invalidate(data.slug)
     return s.TenantCreated(
         tenant=tenant_out(tenant),
         owner=s.OwnerCredentials(username=data.owner_username, initial_password=password),
