@@ -99,7 +99,12 @@ JsonType = JSON().with_variant(JSONB(), "postgresql")
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JsonType, list[str]: JsonType}
+    type_annotation_map = {
+        datetime: UtcDateTime,
+        dict[str, Any]: JsonType,
+        list[str]: JsonType,
+        list[Any]: JsonType,
+    }
 
 
 class TenantOwned:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+import core.models  # noqa: F401  (every core table is mapped before the first query)
 from core.context import Principal, TenantContext, TenantInfo
 from core.db import Database, create_engine
 from core.jobs import CronSpec, JobQueue, JobSpec, build_queue
