@@ -28,6 +28,9 @@ Tenant = NamedDependency[TenantInfo]
 # (``core.idempotency.run_idempotent``): such a route takes no ``ctx``, whose open transaction
 # would hold SQLite's write lock (a deadlock) or a second pooled connection.
 Caller = NamedDependency[Principal]
+# ``member: CurrentMember`` (storefront, on routes with ``opt={"member": True}``): the signed-in
+# member; ``ctx.principal`` is the same member.
+CurrentMember = NamedDependency[Principal]
 # ``limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None`` on a list handler.
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, QueryParameter(max_length=200)]
@@ -55,10 +58,23 @@ async def provide_tenant(request: AnyRequest) -> TenantInfo:
     return await tenant_of(request)
 
 
-async def store_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """A suspended store answers 403 before anything else looks at the request."""
-    if not (await tenant_of(connection)).active:
+async def store_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """A suspended store answers 403 before anything else looks at the request; a route
+    marked ``opt={"member": True}`` needs a member token of this store (checked without a
+    query), before the body is read."""
+    tenant = await tenant_of(connection)
+    if not tenant.active:
         raise Forbidden("this store is suspended", code="tenant.suspended")
+    if handler.opt.get("member"):
+        from core.members.tokens import verify_access_token
+
+        token = bearer_token(connection.headers.get("authorization"))
+        secret = runtime_of(connection).settings.secret_key
+        member_id = verify_access_token(secret, tenant.id, token)
+        principal = Principal(kind="member", id=member_id, role="member", tenant_id=tenant.id)
+        connection.scope["storeplug_principal"] = principal  # type: ignore[typeddict-unknown-key]
 
 
 async def merchant_auth_guard(
@@ -92,6 +108,13 @@ async def provide_ctx(request: AnyRequest, tenant: Tenant) -> AsyncGenerator[Ten
         yield ctx
 
 
+async def provide_member(request: AnyRequest) -> Principal:
+    principal = _principal_of(request)
+    if principal is None or principal.kind != "member":
+        raise Unauthorized("sign in first", code="auth.required")
+    return principal
+
+
 async def provide_principal(request: AnyRequest) -> Principal:
     principal = _principal_of(request)
     if principal is None:
@@ -108,6 +131,7 @@ SURFACE_GUARDS: dict[str, list[Any]] = {
 STORE_DEPENDENCIES = {
     "tenant": Provide(provide_tenant),
     "ctx": Provide(provide_ctx),
+    "member": Provide(provide_member),
 }
 MERCHANT_DEPENDENCIES = {
     "tenant": Provide(provide_tenant),

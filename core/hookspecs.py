@@ -14,8 +14,21 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from core.commerce import (
+        Adjustment,
+        Benefit,
+        CartView,
+        CatalogView,
+        Decoration,
+        FulfillmentOption,
+        LineProblem,
+        MemberView,
+        PricingLine,
+    )
     from core.context import TenantContext
     from core.jobs import CronSpec, JobSpec
+    from core.members.models import Member
+    from core.orders.models import Order
 
 hookspec = pluggy.HookspecMarker("storeplug")
 hookimpl = pluggy.HookimplMarker("storeplug")
@@ -56,3 +69,101 @@ def plugin_disabled(ctx: TenantContext, plugin: str) -> Any:
     """A merchant switched ``plugin`` off. Called while the plugin is still in the tenant's
     hooks so it can wind down (cancel its schedules). Its data stays. May be async.
     """
+
+
+# ---- catalog ---------------------------------------------------------------------------
+
+
+@hookspec
+def load_catalog_data(ctx: TenantContext, view: CatalogView) -> Any:
+    """Load what ``catalog_decorations`` will need for these products into
+    ``view.plugin_data[<plugin name>]`` (one query for the whole list, not one per product).
+    Async; read only."""
+
+
+@hookspec
+def catalog_decorations(view: CatalogView) -> list[Decoration]:
+    """Badges and activity prices for products in a list or a detail page. Sync and pure:
+    read ``view.products`` and your ``view.plugin_data`` entry only."""
+
+
+# ---- cart and pricing --------------------------------------------------------------------
+
+
+@hookspec
+def load_cart_data(ctx: TenantContext, cart: CartView) -> Any:
+    """Load what your deciding cart hooks need (activities, limits already used, coupons)
+    into ``cart.plugin_data[<plugin name>]``. Async; read only. Called once per pricing."""
+
+
+@hookspec
+def validate_cart_line(cart: CartView, line: PricingLine) -> list[LineProblem]:
+    """Problems that stop ``line`` from being bought as it is (limits, eligibility, stock).
+    Sync and pure. The core checks shelf status and stock above safety stock this way too."""
+
+
+@hookspec
+def price_adjustments(stage: str, cart: CartView) -> list[Adjustment]:
+    """Adjustments for one pricing stage, in order line → promotion → coupon → points → fees.
+
+    Sync and pure. ``cart.adjustments`` holds the earlier stages' results, so a percent
+    coupon can work on the promoted price. Every adjustment names its source and a label for
+    the buyer. The core clamps the total at zero; money is integer fen and percentages round
+    down to the fen (in the buyer's favour: the discount is floored, never the price).
+    """
+
+
+@hookspec
+def fulfillment_options(cart: CartView) -> list[FulfillmentOption]:
+    """Ways to get this cart to the buyer, with their fee. The core offers ``express`` with
+    the merchant's flat fee and free-shipping threshold. Sync and pure."""
+
+
+# ---- orders ----------------------------------------------------------------------------
+
+
+@hookspec
+def order_before_place(ctx: TenantContext, cart: CartView, order: Order) -> Any:
+    """Last word before an order is written: raise an ``AppError`` to refuse with a clear
+    code, or reserve what the plugin owns (a team slot, a flash-sale unit) in ``ctx.session``.
+    Called after stock is reserved and the order and its lines are flushed. Async."""
+
+
+@hookspec
+def order_placed(ctx: TenantContext, order: Order) -> Any:
+    """The order exists and awaits payment. Async, in the placing transaction."""
+
+
+@hookspec
+def order_paid(ctx: TenantContext, order: Order) -> Any:
+    """The order's payment succeeded (``pending_payment → paid``). Async."""
+
+
+@hookspec
+def order_cancelled(ctx: TenantContext, order: Order, reason: str) -> Any:
+    """The order was cancelled (by the buyer, the merchant, or the unpaid timeout); its stock
+    is already released. Give back what you held for it. Async."""
+
+
+@hookspec
+def order_fulfilled(ctx: TenantContext, order: Order) -> Any:
+    """The order left ``paid`` for fulfillment: ``shipped`` or ``awaiting_pickup``. Async."""
+
+
+@hookspec
+def order_completed(ctx: TenantContext, order: Order) -> Any:
+    """The buyer received the order (confirmed, picked up, or completed by the timer). Async."""
+
+
+# ---- membership --------------------------------------------------------------------------
+
+
+@hookspec
+def member_registered(ctx: TenantContext, member: Member, source: str, source_ref: str) -> Any:
+    """A new member, once per member. ``source`` is ``direct``, ``share``, ``scan`` or
+    ``leader`` with its reference (the sharer, the store, the leader). Async."""
+
+
+@hookspec
+def member_benefits(member: MemberView) -> list[Benefit]:
+    """Lines for the member centre. Sync and pure."""

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from core.runtime import Runtime
 from tests.conftest import VENDOR_TOKEN
 
 VENDOR = {"Authorization": f"Bearer {VENDOR_TOKEN}"}
@@ -85,3 +86,28 @@ async def enable(
         json={"settings": settings},
         headers=merchant.auth,
     )
+
+
+@dataclass
+class Shopper:
+    id: str
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def make_member(rt: Runtime, merchant: Merchant, nickname: str = "buyer") -> Shopper:
+    """A member created straight in the database with a real token, for tests whose subject
+    is not the WeChat login (which tests/test_members.py covers end to end)."""
+    from core.members.models import Member
+    from core.members.tokens import issue_access_token
+
+    async with rt.db.tenant_session(merchant.id) as session:
+        member = Member(openid=f"o-{secrets.token_hex(8)}", nickname=nickname)
+        session.add(member)
+        await session.flush()
+        member_id = member.id
+    token, _ = issue_access_token(rt.settings.secret_key, merchant.id, member_id)
+    return Shopper(id=member_id, token=token)
