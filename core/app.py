@@ -20,11 +20,19 @@ from core.api import (
     runtime_of,
     vendor_guard,
 )
+from core.cart import api as cart_api
+from core.catalog import api as catalog_api
 from core.errors import EXCEPTION_HANDLERS, problem_response
+from core.inventory import api as inventory_api
+from core.members import api as members_api
 from core.middleware import configure_logging, request_id_middleware
+from core.orders import api as orders_api
 from core.runtime import Runtime
 from core.settings import Settings
-from tenants.api import MERCHANT_ROUTES, STORE_ROUTES, VENDOR_ROUTES
+from core.store import api as store_api
+from tenants import api as tenants_api
+
+DOMAINS = (tenants_api, store_api, catalog_api, inventory_api, members_api, cart_api, orders_api)
 
 VERSION = "0.1.0"
 SURFACES: dict[str, tuple[str, dict[str, Any]]] = {
@@ -33,8 +41,8 @@ SURFACES: dict[str, tuple[str, dict[str, Any]]] = {
     "console": ("/console/{tenant_slug:str}", MERCHANT_DEPENDENCIES),
 }
 CORE_ROUTES: dict[str, list[Any]] = {
-    "store": STORE_ROUTES,
-    "merchant": MERCHANT_ROUTES,
+    "store": [handler for domain in DOMAINS for handler in domain.STORE_ROUTES],
+    "merchant": [handler for domain in DOMAINS for handler in domain.MERCHANT_ROUTES],
     "console": [],
 }
 
@@ -105,7 +113,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Litestar:
         finally:
             await runtime.close()
 
-    vendor = Router("/vendor/v1", route_handlers=VENDOR_ROUTES, guards=[vendor_guard])
+    vendor = Router("/vendor/v1", route_handlers=tenants_api.VENDOR_ROUTES, guards=[vendor_guard])
     return Litestar(
         route_handlers=[healthz, readyz, vendor, *_surface_routers(runtime)],
         exception_handlers=EXCEPTION_HANDLERS,

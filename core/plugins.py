@@ -28,7 +28,12 @@ PROJECT = "storeplug"
 ENTRY_POINT_GROUP = "storeplug.plugins"
 
 # Always-on modules written as hookimpls, so the core uses the same hooks as plugins do.
-CORE_MODULES: tuple[str, ...] = ("core.defaults",)
+CORE_MODULES: tuple[str, ...] = (
+    "core.defaults",
+    "core.members.defaults",
+    "core.cart.defaults",
+    "core.orders.defaults",
+)
 # Feature plugins that ship with storeplug; a merchant switches each on or off.
 BUILTIN_PLUGINS: tuple[str, ...] = ()
 

@@ -1,0 +1,3 @@
+"""Always-on hookimpls of the cart domain (registered as a core module)."""
+
+from __future__ import annotations

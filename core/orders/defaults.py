@@ -1,0 +1,3 @@
+"""Always-on hookimpls of the orders domain (registered as a core module)."""
+
+from __future__ import annotations

@@ -1,0 +1,8 @@
+"""HTTP routes of the store domain (storefront and merchant)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+STORE_ROUTES: list[Any] = []
+MERCHANT_ROUTES: list[Any] = []
