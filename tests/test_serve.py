@@ -1,0 +1,67 @@
+"""`storeplug serve` starts several worker processes on PostgreSQL + Redis and answers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from core.settings import Settings
+from tests.conftest import SECRET, TEST_PLUGINS, VENDOR_TOKEN
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_runs_workers(settings: Settings, backend: str) -> None:
+    if backend != "postgres":
+        pytest.skip("several workers need Redis to share caches and jobs")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STOREPLUG_")}
+    env.update(
+        STOREPLUG_DATABASE_URL=settings.database_url,
+        STOREPLUG_REDIS_URL=settings.redis_url,
+        STOREPLUG_VENDOR_TOKEN=VENDOR_TOKEN,
+        STOREPLUG_SECRET_KEY=SECRET,
+        STOREPLUG_PLUGIN_MODULES=",".join(TEST_PLUGINS),
+        STOREPLUG_WORKERS="2",
+        STOREPLUG_PORT=str(port),
+        STOREPLUG_LOG_LEVEL="WARNING",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        ready = None
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            while time.monotonic() < deadline:
+                try:
+                    ready = client.get("/readyz")
+                    break
+                except httpx.TransportError:
+                    assert process.poll() is None, process.stderr and process.stderr.read()
+                    time.sleep(0.2)
+            assert ready is not None and ready.status_code == 200, ready and ready.text
+            assert ready.json() == {"status": "ready", "database": "ok", "redis": "ok"}
+            # uvicorn's supervisor spawns one process per worker.
+            children = subprocess.run(
+                ["pgrep", "-a", "-P", str(process.pid)], capture_output=True, text=True
+            ).stdout.splitlines()
+            workers = [line for line in children if "spawn_main" in line]
+            assert len(workers) == 2, children
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
