@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
@@ -23,8 +23,9 @@ class Runtime:
     db: Database
     redis: Redis | None
     plugins: PluginRegistry
-    jobs: JobQueue
     tenants: TenantDirectory
+    # Set right after construction: job functions receive the runtime as their context.
+    jobs: JobQueue = field(init=False)
 
     @classmethod
     def build(cls, settings: Settings, plugins: PluginRegistry | None = None) -> Runtime:
@@ -38,7 +39,6 @@ class Runtime:
             db=db,
             redis=redis,
             plugins=plugins,
-            jobs=None,  # type: ignore[arg-type]  # set just below: jobs get the runtime
             tenants=TenantDirectory(
                 db, redis, {name: meta.feature for name, meta in plugins.metas.items()}
             ),
