@@ -14,6 +14,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import DBAPIError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("storeplug.errors")
@@ -169,6 +170,11 @@ def _validation_handler(
         if isinstance(item, dict):
             key = str(item.get("key") or item.get("source") or "$")
             message = str(item.get("message", ""))
+            if message == repr(key):
+                # Not a client error: litestar 2.25's OpenAPI generation adds the path
+                # parameters a handler does not take (``tenant_slug``) to its signature fields
+                # in place, and its error collector then reports them as a KeyError.
+                continue
             errors.append(FieldError(field=_qualify(key, message), message=message))
     detail = exc.detail if isinstance(exc.detail, str) else "validation failed"
     return problem_response(400, "request.invalid", detail, errors)
@@ -182,6 +188,23 @@ def _http_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
     )
 
 
+# Values the database refuses that validation should have caught: answer 400, not 500.
+_BAD_VALUE_SQLSTATES = {
+    "22001": "a text value is too long",
+    "22003": "a number is out of range",
+    "22021": "text contains a character the database cannot store",
+    "22P02": "a value has the wrong format",
+    "22P05": "text contains a character the database cannot store",
+}
+
+
+def _database_handler(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[bytes]:
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if sqlstate in _BAD_VALUE_SQLSTATES:
+        return problem_response(400, "request.invalid", _BAD_VALUE_SQLSTATES[sqlstate])
+    return _internal_handler(request, exc)
+
+
 def _internal_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal", "internal error")
@@ -191,5 +214,6 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     AppError: _app_error_handler,
     ValidationException: _validation_handler,
     HTTPException: _http_handler,
+    DBAPIError: _database_handler,
     Exception: _internal_handler,
 }

@@ -323,7 +323,7 @@ async def test_register_jobs_and_register_cron_feed_the_queue(rt: Runtime) -> No
     assert all(cron.job in names for cron in crons)
     if isinstance(rt.jobs, SaqQueue):
         scheduled = {c.function.__qualname__ for c in rt.jobs.cron_jobs}
-        assert "cron0:core.purge_idempotency_keys" in scheduled
+        assert any(name.endswith(":core.purge_idempotency_keys") for name in scheduled)
 
 
 async def test_a_plugin_job_runs_through_the_runtime_queue(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.helpers import VENDOR, onboard
+from tests.helpers import VENDOR, ensure_plan, onboard, unique_slug
 
 
 async def test_health_and_schema(client: httpx.AsyncClient) -> None:
@@ -47,3 +47,24 @@ async def test_unknown_routes_and_methods_are_problems(client: httpx.AsyncClient
     )
     assert bad_json.status_code == 400
     assert bad_json.json()["code"] == "request.invalid"
+
+
+async def test_values_the_database_refuses_are_a_400(
+    client: httpx.AsyncClient, backend: str
+) -> None:
+    """NUL characters pass JSON decoding but PostgreSQL cannot store them: a 400, never a
+    500, whichever field they hide in (here the free-form contact of a new tenant). SQLite
+    stores them as they are."""
+    body = {
+        "slug": unique_slug(),
+        "name": "Nul Shop",
+        "plan": "test-pro",
+        "contact": {"name": "a\x00b"},
+    }
+    await ensure_plan(client, "test-pro", ["echo"])
+    response = await client.post("/vendor/v1/tenants", json=body, headers=VENDOR)
+    if backend == "postgres":
+        assert response.status_code == 400, response.text
+        assert response.json()["code"] == "request.invalid"
+    else:
+        assert response.status_code == 201, response.text
