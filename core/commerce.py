@@ -26,6 +26,9 @@ class Adjustment(msgspec.Struct, frozen=True, kw_only=True):
     amount: int
     stage: Stage
     line_key: str | None = None  # the line it belongs to, None for the whole order
+    # Set by the pricing pipeline when it capped a discount (so no line and no total goes
+    # below zero): the amount the plugin asked for; ``amount`` is what was applied.
+    requested: int | None = None
 
 
 class LineProblem(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,6 +62,9 @@ class PricingLine(msgspec.Struct, kw_only=True):
     activity: str = ""  # "" or "<plugin>:<reference>"
     on_shelf: bool = True
     sellable: int = 0  # stock above safety stock
+    # Whether the core member-level discount applies to this line. A plugin whose activity
+    # price does not stack with it sets this to False in ``load_cart_data``.
+    level_discount: bool = True
 
     @property
     def base_total(self) -> int:
@@ -86,6 +92,10 @@ class CartView:
     options: dict[str, Any] = field(default_factory=dict)  # coupon_id, use_points, ...
     plugin_data: dict[str, Any] = field(default_factory=dict)
     adjustments: list[Adjustment] = field(default_factory=list)
+    # Problems found while loading (an unknown SKU: such a line is not in ``lines``).
+    problems: list[LineProblem] = field(default_factory=list)
+    # The answers of ``fulfillment_options``, set by the pipeline before the fees stage.
+    fulfillment_options: list[FulfillmentOption] = field(default_factory=list)
 
     @property
     def items_total(self) -> int:
@@ -99,6 +109,10 @@ class CartView:
     def line_total(self, key: str) -> int:
         line = next(line for line in self.lines if line.key == key)
         return line.base_total + sum(a.amount for a in self.adjustments if a.line_key == key)
+
+    def chosen_option(self) -> FulfillmentOption | None:
+        """The offered option the buyer chose (from the fees stage on), if any."""
+        return next((o for o in self.fulfillment_options if o.method == self.fulfillment), None)
 
 
 class ProductCard(msgspec.Struct, kw_only=True):

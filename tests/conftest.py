@@ -11,7 +11,7 @@ import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import asyncpg
@@ -25,6 +25,11 @@ from core.app import create_app
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
 
+if TYPE_CHECKING:
+    from tests.fakes.wechat import FakeWeChat
+
+# The fake WeChat server (fixture ``fake_wechat``); every runtime's wechat_base_url is it.
+pytest_plugins = ("tests.fakes.wechat",)
 TEST_PLUGINS = ("tests.plugins.echo.plugin",)
 VENDOR_TOKEN = "spv_test-vendor-token"
 SECRET = "test-secret-key-0123456789abcdefghijklmnop"
@@ -103,11 +108,15 @@ def base_settings(**overrides: Any) -> Settings:
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
 async def settings(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_wechat: FakeWeChat,
 ) -> Settings:
     if request.param == "sqlite":
         path = Path(tmp_path_factory.mktemp("db")) / "storeplug.db"
-        result = base_settings(database_url=f"sqlite+aiosqlite:///{path}")
+        result = base_settings(
+            database_url=f"sqlite+aiosqlite:///{path}", wechat_base_url=fake_wechat.url
+        )
     else:
         if not _port_open(PG_SUPER_URL, 5432):
             _unavailable("PostgreSQL does not answer at " + PG_SUPER_URL)
@@ -119,7 +128,10 @@ async def settings(
         await redis.aclose()
         owner_url, app_url = pg_urls()
         result = base_settings(
-            database_url=app_url, migration_database_url=owner_url, redis_url=REDIS_URL
+            database_url=app_url,
+            migration_database_url=owner_url,
+            redis_url=REDIS_URL,
+            wechat_base_url=fake_wechat.url,
         )
     await asyncio.to_thread(migrate.upgrade, result)
     return result

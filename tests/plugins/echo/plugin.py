@@ -12,10 +12,22 @@ from litestar.params import JSONBody
 from sqlalchemy import func, select
 
 from core.api import Caller, Ctx, Tenant, runtime_of
+from core.commerce import (
+    Adjustment,
+    Benefit,
+    CartView,
+    CatalogView,
+    Decoration,
+    FulfillmentOption,
+    LineProblem,
+    MemberView,
+    PricingLine,
+)
 from core.context import TenantContext
 from core.hookspecs import hookimpl
 from core.idempotency import HEADER, run_idempotent
 from core.jobs import JobSpec
+from core.members.models import Member
 from core.plugins import PluginMeta
 from tests.plugins.echo.models import EchoCharge
 
@@ -106,3 +118,154 @@ async def plugin_enabled(ctx: TenantContext, plugin: str, config: Any) -> None:
 @hookimpl
 async def plugin_disabled(ctx: TenantContext, plugin: str) -> None:
     EVENTS.append(("disabled", ctx.tenant_id, plugin))
+
+
+# ---- cart and pricing: every deciding cart hook, driven by the cart's ``options`` ----------
+# Lines bought through an "echo:<ref>" activity get ECHO's line price and at most
+# ``max_items`` of them; the promotion stage always takes 1 yuan off the order; the other
+# stages act only when the buyer's ``options`` ask them to (the tests drive them that way).
+
+
+def _option(cart: CartView, name: str) -> int:
+    value = cart.options.get(name)
+    return value if type(value) is int else 0
+
+
+@hookimpl
+async def load_cart_data(ctx: TenantContext, cart: CartView) -> None:
+    cart.plugin_data["echo"] = msgspec.convert(
+        ctx.tenant.plugin_configs.get("echo", {}), EchoSettings
+    )
+    for line in cart.lines:
+        if line.activity.startswith("echo:"):
+            line.level_discount = False  # ECHO's price does not stack with the level discount
+
+
+@hookimpl
+def validate_cart_line(cart: CartView, line: PricingLine) -> list[LineProblem]:
+    settings: EchoSettings = cart.plugin_data["echo"]
+    if line.activity.startswith("echo:") and line.quantity > settings.max_items:
+        return [
+            LineProblem(
+                line_key=line.key,
+                code="echo.limit_exceeded",
+                message=f"at most {settings.max_items} per buyer",
+            )
+        ]
+    return []
+
+
+def _bad_adjustment(kind: str, cart: CartView) -> list[Any]:
+    key = cart.lines[0].key if cart.lines else None
+    bad: dict[str, Any] = {
+        "float": Adjustment(source="echo", label="bad", amount=1.5, stage="coupon"),  # type: ignore[arg-type]
+        "positive": Adjustment(source="echo", label="bad", amount=100, stage="coupon"),
+        "stage": Adjustment(source="echo", label="bad", amount=-1, stage="points"),
+        "line": Adjustment(source="echo", label="bad", amount=-1, stage="coupon", line_key="?"),
+        "object": {"source": "echo", "amount": -1},
+    }
+    return [bad[kind]] if kind in bad and key is not None else []
+
+
+@hookimpl
+def price_adjustments(stage: str, cart: CartView) -> list[Any]:
+    if stage == "line":
+        off = _option(cart, "echo_line_off")
+        return [
+            Adjustment(
+                source="echo",
+                label="ECHO价" if line.activity.startswith("echo:") else "ECHO line",
+                amount=-(100 * line.quantity if line.activity.startswith("echo:") else off),
+                stage="line",
+                line_key=line.key,
+            )
+            for line in cart.lines
+            if line.activity.startswith("echo:") or off
+        ]
+    if stage == "promotion" and cart.lines:
+        return [Adjustment(source="echo", label="ECHO -1 yuan", amount=-100, stage="promotion")]
+    if stage == "coupon":
+        bad = cart.options.get("echo_bad")
+        if isinstance(bad, str):
+            return _bad_adjustment(bad, cart)
+        percent = _option(cart, "echo_coupon")
+        if not percent:
+            return []
+        seen = cart.total_after("promotion")  # what the earlier stages left
+        return [
+            Adjustment(
+                source="echo",
+                label=f"ECHO {percent}% of {seen}",
+                amount=-(seen * percent // 100),
+                stage="coupon",
+            )
+        ]
+    if stage == "points" and _option(cart, "echo_points"):
+        return [
+            Adjustment(
+                source="echo",
+                label="ECHO points",
+                amount=-_option(cart, "echo_points"),
+                stage="points",
+            )
+        ]
+    if stage == "fees" and _option(cart, "echo_fee"):
+        return [
+            Adjustment(
+                source="echo", label="ECHO handling", amount=_option(cart, "echo_fee"), stage="fees"
+            )
+        ]
+    return []
+
+
+@hookimpl
+def fulfillment_options(cart: CartView) -> list[FulfillmentOption]:
+    closed = bool(cart.options.get("echo_closed"))
+    return [
+        FulfillmentOption(
+            method="echo_pickup",
+            label="ECHO自提",
+            fee=_option(cart, "echo_pickup_fee"),
+            available=not closed,
+            reason="the ECHO counter is closed" if closed else "",
+        )
+    ]
+
+
+@hookimpl
+async def member_registered(
+    ctx: TenantContext, member: Member, source: str, source_ref: str
+) -> None:
+    assert ctx.principal is not None and ctx.principal.id == member.id
+    EVENTS.append(("member_registered", ctx.tenant_id, (member.id, source, source_ref)))
+
+
+@hookimpl
+def member_benefits(member: MemberView) -> list[Benefit]:
+    return [Benefit(source="echo", title="echo", detail=f"hello {member.id}")]
+
+
+# ---- catalog decorations: a badge on every product of a tenant that has echo on ----------
+
+
+@hookimpl
+async def load_catalog_data(ctx: TenantContext, view: CatalogView) -> None:
+    # One query for the whole list, as the hook asks; it proves the loader runs with the
+    # tenant's session before the deciding hook.
+    charges = await ctx.session.scalar(select(func.count()).select_from(EchoCharge))
+    view.plugin_data["echo"] = {"charges": charges or 0}
+
+
+@hookimpl
+def catalog_decorations(view: CatalogView) -> list[Decoration]:
+    charges = view.plugin_data["echo"]["charges"]
+    return [
+        Decoration(
+            product_id=card.id,
+            source="echo",
+            badge="ECHO",
+            activity_price=card.min_price // 2,
+            activity=f"echo:{charges}",
+        )
+        for card in view.products
+    ]

@@ -1,0 +1,302 @@
+"""A fake WeChat API server for the tests: a real HTTP server on a loopback port that speaks
+WeChat's protocol for the three calls storeplug makes. It is started once per test session
+(``fake_wechat``, used by ``tests/conftest.py``), and every runtime's ``wechat_base_url``
+points at it.
+
+WeChat's semantics, as the real server has them:
+
+- ``GET /sns/jscode2session?appid=&secret=&js_code=&grant_type=authorization_code`` answers
+  ``text/plain`` JSON: ``{openid, session_key, unionid?}``, or ``{errcode, errmsg}``: 41002 /
+  40013 for a missing / unknown appid, 41004 / 40125 for a missing / wrong secret, 40002 for a
+  wrong grant_type, 41008 for no code, 40029 for an unknown code, 40163 for a code used
+  before, 45011 past the app's minute quota.
+- ``GET /cgi-bin/token?grant_type=client_credential&appid=&secret=`` → ``{access_token,
+  expires_in: 7200}``; the same appid and secret errors.
+- ``POST /wxa/business/getuserphonenumber?access_token=`` with ``{"code": ...}`` →
+  ``{errcode: 0, errmsg: "ok", phone_info: {...}}``; 41001 without a token, 40001 for an
+  unknown or revoked one, 42001 for an expired one, 40029 for an unknown or used code.
+
+How a test uses it (each test registers its own app, so tests never share state)::
+
+    from tests.fakes.wechat import FakeWeChat, connect_store, wx_login
+
+    async def test_x(client: httpx.AsyncClient, fake_wechat: FakeWeChat) -> None:
+        merchant = await onboard(client)
+        app = await connect_store(client, merchant, fake_wechat)  # saves appid + secret
+        member = await wx_login(client, merchant, app)  # a new openid each call
+        await client.get(f"{merchant.store}/me", headers=member.auth)
+
+``app.login_code(openid)`` registers a one-time ``wx.login`` code, ``app.phone_code(phone)``
+a ``getPhoneNumber`` code, ``app.minute_quota = n`` a rate limit, ``app.fail_next(-1)`` an
+injected error, and ``fake_wechat.revoke_tokens(appid)`` makes WeChat refuse the issued
+access tokens (as when another server fetched a newer one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+import uvicorn
+from litestar import Litestar, Request, Response, get, post
+
+from tests.helpers import Merchant, Shopper
+
+TOKEN_TTL = 7200
+
+
+@dataclass
+class FakeLogin:
+    openid: str
+    unionid: str | None
+    session_key: str
+
+
+@dataclass
+class FakeApp:
+    """A mini-program registered with the fake: its credentials, codes and counters."""
+
+    appid: str
+    secret: str
+    codes: dict[str, FakeLogin] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)
+    phone_codes: dict[str, str] = field(default_factory=dict)
+    minute_quota: int | None = None  # jscode2session calls allowed per minute
+    injected: list[int] = field(default_factory=list)
+    token_requests: int = 0
+    login_requests: int = 0
+    _window: tuple[int, int] = (0, 0)  # (minute, calls in it)
+
+    def login_code(self, openid: str | None = None, unionid: str | None = None) -> str:
+        """A fresh ``wx.login`` code for ``openid`` (a new user's when None)."""
+        code = "0" + secrets.token_hex(15)
+        self.codes[code] = FakeLogin(
+            openid=openid or f"o{secrets.token_urlsafe(20)}",
+            unionid=unionid,
+            session_key=secrets.token_urlsafe(16),
+        )
+        return code
+
+    def openid_of(self, code: str) -> str:
+        return self.codes[code].openid
+
+    def phone_code(self, phone: str, country_code: str = "86") -> str:
+        code = "p" + secrets.token_hex(15)
+        self.phone_codes[code] = f"{country_code}:{phone}"
+        return code
+
+    def fail_next(self, errcode: int) -> None:
+        """The next call for this app answers ``errcode`` (e.g. -1, system busy)."""
+        self.injected.append(errcode)
+
+    def _over_quota(self) -> bool:
+        if self.minute_quota is None:
+            return False
+        minute = int(time.time() // 60)
+        current, calls = self._window
+        calls = calls + 1 if current == minute else 1
+        self._window = (minute, calls)
+        return calls > self.minute_quota
+
+
+def _body(payload: dict[str, Any], media_type: str = "application/json") -> Response[bytes]:
+    return Response(content=msgspec.json.encode(payload), media_type=media_type, status_code=200)
+
+
+def _err(errcode: int, errmsg: str, media_type: str = "application/json") -> Response[bytes]:
+    rid = secrets.token_hex(6)
+    return _body({"errcode": errcode, "errmsg": f"{errmsg} rid: {rid}"}, media_type)
+
+
+class FakeWeChat:
+    def __init__(self) -> None:
+        self.url = ""
+        self.apps: dict[str, FakeApp] = {}
+        self.tokens: dict[str, tuple[str, float]] = {}  # token -> (appid, expiry)
+
+    def register_app(self) -> FakeApp:
+        app = FakeApp(appid="wx" + secrets.token_hex(8), secret=secrets.token_hex(16))
+        self.apps[app.appid] = app
+        return app
+
+    def revoke_tokens(self, appid: str) -> None:
+        for token, (owner, _) in list(self.tokens.items()):
+            if owner == appid:
+                del self.tokens[token]
+
+    def expire_tokens(self, appid: str) -> None:
+        for token, (owner, _) in list(self.tokens.items()):
+            if owner == appid:
+                self.tokens[token] = (owner, time.time() - 1)
+
+    def _credentials(self, appid: str, secret: str, media_type: str) -> FakeApp | Response[bytes]:
+        if not appid:
+            return _err(41002, "appid missing", media_type)
+        app = self.apps.get(appid)
+        if app is None:
+            return _err(40013, "invalid appid", media_type)
+        if not secret:
+            return _err(41004, "appsecret missing", media_type)
+        if not secrets.compare_digest(secret, app.secret):
+            return _err(40125, "invalid appsecret", media_type)
+        if app.injected:
+            errcode = app.injected.pop(0)
+            return _err(errcode, "system error" if errcode == -1 else "injected", media_type)
+        return app
+
+    def app(self) -> Litestar:
+        fake = self
+
+        @get("/sns/jscode2session")
+        async def jscode2session(request: Request[Any, Any, Any]) -> Response[bytes]:
+            q = request.query_params
+            text = "text/plain"  # what WeChat really sends for this API
+            found = fake._credentials(q.get("appid", ""), q.get("secret", ""), text)
+            if isinstance(found, Response):
+                return found
+            found.login_requests += 1
+            if q.get("grant_type") != "authorization_code":
+                return _err(40002, "invalid grant_type", text)
+            if found._over_quota():
+                return _err(
+                    45011, "api minute-quota reach limit  mustslower  retry next minute", text
+                )
+            code = q.get("js_code", "")
+            if not code:
+                return _err(41008, "missing code", text)
+            if code in found.used:
+                return _err(40163, "code been used", text)
+            login = found.codes.get(code)
+            if login is None:
+                return _err(40029, "invalid code", text)
+            found.used.add(code)
+            body: dict[str, Any] = {"session_key": login.session_key, "openid": login.openid}
+            if login.unionid:
+                body["unionid"] = login.unionid
+            return _body(body, text)
+
+        @get("/cgi-bin/token")
+        async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
+            q = request.query_params
+            if q.get("grant_type") != "client_credential":
+                return _err(40002, "invalid grant_type")
+            found = fake._credentials(q.get("appid", ""), q.get("secret", ""), "application/json")
+            if isinstance(found, Response):
+                return found
+            found.token_requests += 1
+            issued = secrets.token_urlsafe(48)
+            fake.tokens[issued] = (found.appid, time.time() + TOKEN_TTL)
+            return _body({"access_token": issued, "expires_in": TOKEN_TTL})
+
+        @post("/wxa/business/getuserphonenumber", status_code=200)
+        async def phone(request: Request[Any, Any, Any]) -> Response[bytes]:
+            access_token = request.query_params.get("access_token", "")
+            if not access_token:
+                return _err(41001, "access_token missing")
+            held = fake.tokens.get(access_token)
+            if held is None:
+                return _err(40001, "invalid credential, access_token is invalid or not latest")
+            appid, expiry = held
+            if expiry <= time.time():
+                return _err(42001, "access_token expired")
+            app = fake.apps[appid]
+            if app.injected:
+                return _err(app.injected.pop(0), "system error")
+            try:
+                code = msgspec.json.decode(await request.body()).get("code", "")
+            except (msgspec.DecodeError, AttributeError):
+                return _err(47001, "data format error")
+            number = app.phone_codes.pop(code, None) if isinstance(code, str) else None
+            if number is None:
+                return _err(40029, "invalid code")
+            country, pure = number.split(":", 1)
+            return _body(
+                {
+                    "errcode": 0,
+                    "errmsg": "ok",
+                    "phone_info": {
+                        "phoneNumber": pure if country == "86" else f"+{country}{pure}",
+                        "purePhoneNumber": pure,
+                        "countryCode": country,
+                        "watermark": {"timestamp": int(time.time()), "appid": appid},
+                    },
+                }
+            )
+
+        return Litestar([jscode2session, token, phone], openapi_config=None, debug=False)
+
+
+@pytest.fixture(scope="session")
+async def fake_wechat() -> AsyncIterator[FakeWeChat]:
+    """The fake WeChat server for the whole test session, on a loopback port."""
+    fake = FakeWeChat()
+    config = uvicorn.Config(fake.app(), host="127.0.0.1", port=0, log_level="warning")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    fake.url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    yield fake
+    server.should_exit = True
+    await task
+
+
+# ---- helpers for tests that need a signed-in member ---------------------------------------
+
+
+@dataclass
+class WxMember(Shopper):
+    """A member signed in through ``POST /auth/wx-login`` (``.auth`` is the bearer header)."""
+
+    openid: str
+    refresh_token: str
+    body: dict[str, Any]
+
+
+async def connect_store(client: httpx.AsyncClient, merchant: Merchant, fake: FakeWeChat) -> FakeApp:
+    """Register a mini-program with the fake and save its credentials as the store owner."""
+    app = fake.register_app()
+    response = await client.put(
+        f"{merchant.merchant}/settings/store",
+        json={"wechat_appid": app.appid, "wechat_secret": app.secret},
+        headers=merchant.auth,
+    )
+    assert response.status_code == 200, response.text
+    return app
+
+
+async def wx_login(
+    client: httpx.AsyncClient,
+    merchant: Merchant,
+    app: FakeApp,
+    *,
+    openid: str | None = None,
+    source: str | None = None,
+    source_ref: str | None = None,
+) -> WxMember:
+    """Sign in through the fake (a new member unless ``openid`` names a known one)."""
+    code = app.login_code(openid)
+    payload: dict[str, Any] = {"code": code}
+    if source is not None:
+        payload["source"] = source
+    if source_ref is not None:
+        payload["source_ref"] = source_ref
+    response = await client.post(f"{merchant.store}/auth/wx-login", json=payload)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return WxMember(
+        id=body["member"]["id"],
+        token=body["access_token"],
+        openid=app.openid_of(code),
+        refresh_token=body["refresh_token"],
+        body=body,
+    )
