@@ -9,16 +9,73 @@ from sqlalchemy import select
 
 from core import migrate
 from core.auth import hash_password
+from core.catalog import products
+from core.catalog import schemas as catalog
+from core.catalog.models import Category
+from core.context import Principal
+from core.members.models import Member
+from core.members.tokens import issue_access_token
 from core.runtime import Runtime
 from core.settings import Settings
 from tenants import schemas, service
 from tenants.models import StaffUser, Tenant
 
 DEMO_SLUG = "demo"
+DEMO_OPENID = "demo-openid"
+MENU = [
+    ("美式咖啡", "Americano", [({"杯型": "中杯"}, 1800), ({"杯型": "大杯"}, 2200)]),
+    ("燕麦拿铁", "Oat latte", [({"杯型": "中杯"}, 2800), ({"杯型": "大杯"}, 3200)]),
+    ("抹茶拿铁", "Matcha latte", [({"杯型": "中杯"}, 3000)]),
+]
 
 
-async def seed(runtime: Runtime) -> str:
-    """Create the demo plans and merchant if missing; return a fresh owner password."""
+async def seed_catalog(runtime: Runtime) -> None:
+    """A small coffee menu, so the storefront has something to browse and buy."""
+    tenant = await runtime.tenants.resolve(DEMO_SLUG)
+    # The seed acts as the store's owner would through the merchant API.
+    seeder = Principal(kind="system", id="demo-seed", role="owner", tenant_id=tenant.id)
+    async with runtime.tenant_context(tenant, seeder) as ctx:
+        if await ctx.session.scalar(select(Category.id)) is not None:
+            return
+        category = Category(name="咖啡")
+        ctx.session.add(category)
+        await ctx.session.flush()
+        for title, subtitle, skus in MENU:
+            await products.create_product(
+                ctx,
+                catalog.ProductIn(
+                    title=title,
+                    subtitle=subtitle,
+                    category_id=category.id,
+                    status="on",
+                    skus=[
+                        catalog.SkuIn(specs=specs, price=price, stock=50) for specs, price in skus
+                    ],
+                ),
+            )
+        ctx.session.add(Member(openid=DEMO_OPENID, nickname="Demo buyer"))
+
+
+async def demo_member_token(runtime: Runtime, tenant_id: str) -> str:
+    """The demo cannot reach WeChat, so it prints a token for its seeded buyer."""
+    async with runtime.db.tenant_session(tenant_id) as session:
+        member_id = await session.scalar(select(Member.id).where(Member.openid == DEMO_OPENID))
+    assert member_id is not None
+    return issue_access_token(runtime.settings.secret_key, tenant_id, member_id)[0]
+
+
+async def seed(runtime: Runtime) -> tuple[str, str]:
+    """Create the demo plans, merchant and menu if missing; return a fresh owner password
+    and a member token for the demo buyer."""
+    password = await seed_merchant(runtime)
+    async with runtime.db.shared_session() as session:
+        tenant_id = await session.scalar(select(Tenant.id).where(Tenant.slug == DEMO_SLUG))
+    assert tenant_id is not None
+    await seed_catalog(runtime)
+    return password, await demo_member_token(runtime, tenant_id)
+
+
+async def seed_merchant(runtime: Runtime) -> str:
     all_plugins = sorted(meta.feature for meta in runtime.plugins.metas.values())
     await service.put_plan(runtime, schemas.PlanIn(code="starter", name="Starter", plugins=[]))
     await service.put_plan(runtime, schemas.PlanIn(code="pro", name="Pro", plugins=all_plugins))
@@ -52,13 +109,13 @@ def run_demo(settings: Settings, port: int, seed_only: bool = False) -> None:
     migrate.upgrade(settings)
     runtime = Runtime.build(settings)
 
-    async def seed_and_close() -> str:
+    async def seed_and_close() -> tuple[str, str]:
         try:
             return await seed(runtime)
         finally:
             await runtime.db.dispose()
 
-    password = asyncio.run(seed_and_close())
+    password, member_token = asyncio.run(seed_and_close())
     base = f"http://{settings.host}:{port}"
     print(
         f"""
@@ -71,6 +128,11 @@ storeplug demo — database {settings.database_url}
   Storefront API  {base}/store/{DEMO_SLUG}/v1/store
   Merchant API    {base}/merchant/{DEMO_SLUG}/v1/auth/login
   Merchant login  username: owner   password: {password}
+  Buyer token     {member_token}
+                  (the demo has no WeChat; this member token is valid for 2 hours)
+
+  curl {base}/store/{DEMO_SLUG}/v1/products
+  curl -H 'Authorization: Bearer <buyer token>' {base}/store/{DEMO_SLUG}/v1/cart
 
   curl -H 'Authorization: Bearer {settings.vendor_token}' {base}/vendor/v1/tenants
 """,

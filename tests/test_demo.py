@@ -43,7 +43,8 @@ def test_demo_serves_what_it_prints(tmp_path: Path) -> None:
             printed += line
         token = re.search(r"Vendor token\s+(\S+)", printed)
         password = re.search(r"username: owner\s+password: (\S+)", printed)
-        assert token and password, printed
+        buyer = re.search(r"Buyer token\s+(\S+)", printed)
+        assert token and password and buyer, printed
         base = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=base, timeout=10) as client:
             for _ in range(100):
@@ -67,6 +68,19 @@ def test_demo_serves_what_it_prints(tmp_path: Path) -> None:
             store = client.get("/store/demo/v1/store/")
             assert store.status_code == 200
             assert store.json()["branding"]["display_name"] == "Demo Coffee"
+            menu = client.get("/store/demo/v1/products").json()["items"]
+            assert len(menu) == 3
+            cart = client.post(
+                "/store/demo/v1/cart/lines",
+                json={
+                    "sku_id": client.get(f"/store/demo/v1/products/{menu[0]['id']}").json()["skus"][
+                        0
+                    ]["id"],
+                    "quantity": 1,
+                },
+                headers={"Authorization": f"Bearer {buyer.group(1)}"},
+            )
+            assert cart.status_code == 201, cart.text
         assert (tmp_path / "storeplug.db").exists()
     finally:
         process.terminate()

@@ -29,10 +29,9 @@ from core.orders.jobs import (
 )
 from core.orders.models import Order, OrderEvent
 from core.runtime import Runtime
-from tests.commerce.test_orders import (
+from tests.commerce.orders_support import (
     HookRecorder,
     direct,
-    hooks,
     insert_order,
     make_address,
     make_sku,
@@ -44,8 +43,6 @@ from tests.commerce.test_orders import (
     stock_of,
 )
 from tests.helpers import Merchant
-
-__all__ = ["hooks"]  # the fixture, shared with test_orders.py
 
 
 @pytest.fixture

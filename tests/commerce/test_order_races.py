@@ -14,7 +14,7 @@ from core.errors import AppError
 from core.orders.models import Order
 from core.orders.state import mark_paid, transition
 from core.runtime import Runtime
-from tests.commerce.test_orders import (
+from tests.commerce.orders_support import (
     count_orders,
     direct,
     insert_order,

@@ -1,0 +1,257 @@
+"""Shared helpers of the order tests: shops, SKUs, addresses, orders placed over HTTP or
+inserted directly, and a recorder of the order hooks."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from core.cart.models import CartLine
+from core.catalog.models import Product, Sku
+from core.context import TenantContext
+from core.db import utcnow
+from core.errors import AppError
+from core.hookspecs import hookimpl
+from core.idempotency import HEADER
+from core.inventory import service as inventory
+from core.inventory.models import StockMovement
+from core.members.models import Address
+from core.orders.models import Order, OrderLine
+from core.runtime import Runtime
+from core.store.models import StoreSettings
+from tests.helpers import Merchant, Shopper, make_member, onboard
+
+# ---- shared helpers ----------------------------------------------------------------------
+
+
+@dataclass
+class HookRecorder:
+    """A hookimpl object that records every order hook it hears: (hook, tenant, order id)."""
+
+    calls: list[tuple[str, str, str]] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+    refuse_placing: bool = False  # order_before_place refuses, as a plugin may
+
+    def of(self, tenant_id: str, order_id: str) -> list[str]:
+        return [h for h, t, o in self.calls if t == tenant_id and o == order_id]
+
+    @hookimpl
+    async def order_before_place(self, ctx: TenantContext, cart: Any, order: Order) -> None:
+        assert cart.lines, "the cart view is passed along"
+        self.calls.append(("order_before_place", ctx.tenant_id, order.id))
+        if self.refuse_placing:
+            raise AppError("the team is full", code="test.team_full", status=409)
+
+    @hookimpl
+    async def order_placed(self, ctx: TenantContext, order: Order) -> None:
+        self.calls.append(("order_placed", ctx.tenant_id, order.id))
+
+    @hookimpl
+    async def order_paid(self, ctx: TenantContext, order: Order) -> None:
+        self.calls.append(("order_paid", ctx.tenant_id, order.id))
+
+    @hookimpl
+    async def order_cancelled(self, ctx: TenantContext, order: Order, reason: str) -> None:
+        self.calls.append(("order_cancelled", ctx.tenant_id, order.id))
+        self.reasons[order.id] = reason
+
+    @hookimpl
+    async def order_fulfilled(self, ctx: TenantContext, order: Order) -> None:
+        self.calls.append(("order_fulfilled", ctx.tenant_id, order.id))
+
+    @hookimpl
+    async def order_completed(self, ctx: TenantContext, order: Order) -> None:
+        self.calls.append(("order_completed", ctx.tenant_id, order.id))
+
+
+@dataclass
+class Shop:
+    merchant: Merchant
+    buyer: Shopper
+
+
+async def new_shop(client: httpx.AsyncClient, rt: Runtime) -> Shop:
+    merchant = await onboard(client)
+    return Shop(merchant=merchant, buyer=await make_member(rt, merchant))
+
+
+async def make_sku(
+    rt: Runtime,
+    merchant: Merchant,
+    *,
+    price: int = 1990,
+    stock: int = 10,
+    on_shelf: bool = True,
+    safety_stock: int = 0,
+    title: str = "纯棉T恤",
+    specs: dict[str, str] | None = None,
+) -> Sku:
+    async with rt.db.tenant_session(merchant.id) as session:
+        product = Product(
+            title=title,
+            status="on" if on_shelf else "off",
+            images=["https://img.example/tee.png"],
+            min_price=price,
+        )
+        session.add(product)
+        await session.flush()
+        sku = Sku(
+            product_id=product.id,
+            specs={"颜色": "红", "尺码": "M"} if specs is None else specs,
+            price=price,
+            stock=stock,
+            safety_stock=safety_stock,
+        )
+        session.add(sku)
+        await session.flush()
+    return sku
+
+
+async def make_address(rt: Runtime, merchant: Merchant, member_id: str) -> str:
+    async with rt.db.tenant_session(merchant.id) as session:
+        address = Address(
+            member_id=member_id,
+            name="张三",
+            phone="13800000000",
+            province="广东省",
+            city="深圳市",
+            district="南山区",
+            detail="科技园1号",
+        )
+        session.add(address)
+        await session.flush()
+        return address.id
+
+
+async def set_store(rt: Runtime, merchant: Merchant, **values: Any) -> None:
+    async with rt.db.tenant_session(merchant.id) as session:
+        row = await session.get(StoreSettings, merchant.id)
+        if row is None:
+            session.add(StoreSettings(tenant_id=merchant.id, **values))
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
+
+
+async def stock_of(rt: Runtime, merchant: Merchant, sku_id: str) -> int:
+    async with rt.db.tenant_session(merchant.id) as session:
+        stock = await session.scalar(select(Sku.stock).where(Sku.id == sku_id))
+    assert stock is not None
+    return stock
+
+
+async def movements(rt: Runtime, merchant: Merchant, sku_id: str, reason: str) -> int:
+    async with rt.db.tenant_session(merchant.id) as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(StockMovement)
+            .where(StockMovement.sku_id == sku_id, StockMovement.reason == reason)
+        )
+    return count or 0
+
+
+async def order_row(rt: Runtime, merchant: Merchant, order_id: str) -> Order:
+    async with rt.db.tenant_session(merchant.id) as session:
+        order = await session.get(Order, (merchant.id, order_id))
+    assert order is not None
+    return order
+
+
+async def insert_order(
+    rt: Runtime,
+    merchant: Merchant,
+    member_id: str,
+    sku: Sku,
+    *,
+    status: str = "pending_payment",
+    quantity: int = 1,
+    fulfillment: str = "express",
+    created_at: Any = None,
+) -> str:
+    """An order written straight to the database with its stock reserved, in any state (the
+    state-machine tests start from every state)."""
+    tenant = await rt.tenants.resolve(merchant.slug)
+    now = created_at or utcnow()
+    async with rt.tenant_context(tenant) as ctx:
+        order = Order(
+            number=f"T{secrets.randbelow(10**18):018d}",
+            member_id=member_id,
+            status=status,
+            items_total=sku.price * quantity,
+            payable=sku.price * quantity,
+            paid_amount=0 if status in ("pending_payment", "cancelled") else sku.price * quantity,
+            fulfillment=fulfillment,
+            payment_deadline=now + timedelta(minutes=15),
+            shipped_at=now if status in ("shipped", "completed") else None,
+            created_at=now,
+        )
+        ctx.session.add(order)
+        await ctx.session.flush()
+        ctx.session.add(
+            OrderLine(
+                order_id=order.id,
+                sku_id=sku.id,
+                product_id=sku.product_id,
+                title="纯棉T恤",
+                unit_price=sku.price,
+                quantity=quantity,
+                line_total=sku.price * quantity,
+            )
+        )
+        await inventory.reserve(ctx, sku.id, quantity, ref=order.id)
+        return order.id
+
+
+async def add_to_cart(
+    rt: Runtime, merchant: Merchant, member_id: str, sku: Sku, quantity: int, selected: bool = True
+) -> str:
+    async with rt.db.tenant_session(merchant.id) as session:
+        line = CartLine(member_id=member_id, sku_id=sku.id, quantity=quantity, selected=selected)
+        session.add(line)
+        await session.flush()
+        return line.id
+
+
+async def cart_line_ids(rt: Runtime, merchant: Merchant, member_id: str) -> set[str]:
+    async with rt.db.tenant_session(merchant.id) as session:
+        rows = await session.scalars(select(CartLine.id).where(CartLine.member_id == member_id))
+        return set(rows.all())
+
+
+async def place(
+    client: httpx.AsyncClient,
+    merchant: Merchant,
+    buyer: Shopper,
+    body: dict[str, Any],
+    key: str | None = "",
+) -> httpx.Response:
+    """POST an order; a fresh Idempotency-Key unless one is given (None: no header)."""
+    headers = dict(buyer.auth)
+    if key is not None:
+        headers[HEADER] = key or secrets.token_hex(8)
+    return await client.post(f"{merchant.store}/orders", json=body, headers=headers)
+
+
+def direct(sku: Sku, quantity: int = 1, address_id: str = "", **extra: Any) -> dict[str, Any]:
+    return {
+        "items": [{"sku_id": sku.id, "quantity": quantity}],
+        "fulfillment": "express",
+        "fulfillment_data": {"address_id": address_id},
+        **extra,
+    }
+
+
+async def count_orders(rt: Runtime, merchant: Merchant) -> int:
+    async with rt.db.tenant_session(merchant.id) as session:
+        return await session.scalar(select(func.count()).select_from(Order)) or 0
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["code"] == code, response.text
