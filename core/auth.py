@@ -6,11 +6,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from core.errors import Forbidden, Unauthorized
+
+if TYPE_CHECKING:
+    from core.context import Principal, TenantContext
 
 _hasher = PasswordHasher()
 # Verifying against this when the user does not exist keeps the timing the same.
@@ -58,3 +62,13 @@ def check_vendor_token(expected: str, authorization: str | None) -> None:
 def require_role(role: str, minimum: str) -> None:
     if ROLE_RANK.get(role, 0) < ROLE_RANK[minimum]:
         raise Forbidden(f"this needs the {minimum} role", code="auth.role_required")
+
+
+def require_staff(ctx: TenantContext, minimum: str) -> Principal:
+    """The merchant caller (a staff session or an API key) with at least the ``minimum`` role
+    (clerk < manager < owner); 401 for anyone else, 403 for a lower role."""
+    principal = ctx.principal
+    if principal is None or principal.kind not in ("staff", "api_key"):
+        raise Unauthorized("sign in first", code="auth.required")
+    require_role(principal.role, minimum)
+    return principal

@@ -32,11 +32,13 @@ MENU = [
 async def seed_catalog(runtime: Runtime) -> None:
     """A small coffee menu, so the storefront has something to browse and buy."""
     tenant = await runtime.tenants.resolve(DEMO_SLUG)
-    # The seed acts as the store's owner would through the merchant API.
-    seeder = Principal(kind="system", id="demo-seed", role="owner", tenant_id=tenant.id)
-    async with runtime.tenant_context(tenant, seeder) as ctx:
+    async with runtime.tenant_context(tenant) as ctx:
         if await ctx.session.scalar(select(Category.id)) is not None:
             return
+        owner = await ctx.session.scalar(select(StaffUser.id).where(StaffUser.role == "owner"))
+        assert owner is not None
+        # The seed acts as the store's owner would through the merchant API.
+        ctx.principal = Principal(kind="staff", id=owner, role="owner", tenant_id=tenant.id)
         category = Category(name="咖啡")
         ctx.session.add(category)
         await ctx.session.flush()

@@ -108,8 +108,8 @@ def price_adjustments(stage: str, cart: CartView) -> list[Adjustment]:
 
     Sync and pure. ``cart.adjustments`` holds the earlier stages' results, so a percent
     coupon can work on the promoted price. Every adjustment names its source and a label for
-    the buyer. The core clamps the total at zero; money is integer fen and percentages round
-    down to the fen (in the buyer's favour: the discount is floored, never the price).
+    the buyer. The pipeline caps each discount as it is applied, so no line and no total goes
+    below zero; money is integer fen and percentage discounts round down to the fen.
     """
 
 

@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 
 from core import migrate
 from core.app import create_app
+from core.jobs import SaqQueue
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
 
@@ -175,3 +176,14 @@ def rt(server: LiveServer) -> Runtime:
 async def client(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
         yield http
+
+
+@pytest.fixture
+async def worker(rt: Runtime) -> AsyncIterator[None]:
+    """On Redis the test server only enqueues; run a job worker as `storeplug worker` would
+    (the in-process queue runs jobs inside the server already)."""
+    task = asyncio.create_task(rt.jobs.run_worker()) if isinstance(rt.jobs, SaqQueue) else None
+    yield
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

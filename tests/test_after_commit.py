@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from core.jobs import InProcessQueue, SaqQueue
+from core.jobs import InProcessQueue
 from core.runtime import Runtime
 from tests.helpers import onboard
 from tests.plugins.echo import plugin as echo
-
-
-@pytest.fixture
-async def worker(rt: Runtime) -> AsyncIterator[None]:
-    """On Redis the test server only enqueues; run a worker as `storeplug worker` would."""
-    task = asyncio.create_task(rt.jobs.run_worker()) if isinstance(rt.jobs, SaqQueue) else None
-    yield
-    if task is not None:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 async def settle(rt: Runtime, event: tuple[str, str, str]) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from msgspec import UNSET
 from sqlalchemy import func, select, update
 
+from core.auth import require_staff
 from core.catalog import schemas as s
 from core.catalog.models import Category, Product, Sku
 from core.catalog.service import (
@@ -21,7 +22,6 @@ from core.catalog.service import (
     category_scope,
     flush,
     product_missing,
-    require_staff,
     title_matches,
     unknown_category,
 )

@@ -13,23 +13,14 @@ from msgspec import UNSET
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 
-from core.auth import require_role
+from core.auth import require_staff
 from core.catalog import schemas as s
 from core.catalog.models import Category, Product
-from core.context import Principal, TenantContext
-from core.errors import Conflict, FieldError, Invalid, NotFound, Unauthorized
+from core.context import TenantContext
+from core.errors import Conflict, FieldError, Invalid, NotFound
 
 # Category lists are returned whole (a tree does not page), so their size is bounded here.
 MAX_CATEGORIES = 500
-
-
-def require_staff(ctx: TenantContext, minimum: str) -> Principal:
-    """The merchant caller, with at least the ``minimum`` role (clerk < manager < owner)."""
-    principal = ctx.principal
-    if principal is None:
-        raise Unauthorized("sign in first", code="auth.required")
-    require_role(principal.role, minimum)
-    return principal
 
 
 def actor(ctx: TenantContext) -> str:

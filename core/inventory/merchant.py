@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
+from core.auth import require_staff
 from core.catalog.models import Product, Sku
-from core.catalog.service import DELETED, actor, require_staff
+from core.catalog.service import DELETED, actor
 from core.context import TenantContext
 from core.inventory import schemas as s
 from core.inventory.models import StockMovement

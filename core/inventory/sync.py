@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
+from core.auth import require_staff
 from core.catalog.models import Sku
-from core.catalog.service import require_staff
 from core.context import TenantContext
 from core.errors import AppError, FieldError
 from core.inventory import schemas as s

@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, exists, func, select, type_coerce, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 
+from core.auth import require_staff
 from core.context import TenantContext
 from core.errors import AppError, Conflict, FieldError, NotFound
 from core.members import schemas as s
@@ -22,7 +23,6 @@ from core.members.models import Address, Member, MemberLevel
 from core.members.service import address_out, best_level_for, level_brief
 from core.orders.models import Order
 from core.paging import Page, page_of, paged
-from core.store.service import require_staff
 
 MAX_LEVELS = 50
 RECENT_ORDERS = 20

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 from msgspec import UNSET
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.auth import require_role
-from core.context import Principal, TenantContext
+from core.auth import require_role, require_staff
+from core.context import TenantContext
 from core.crypto import decrypt, encrypt, fingerprint
-from core.errors import AppError, Conflict, FieldError, Unauthorized
+from core.errors import AppError, Conflict, FieldError
 from core.store import schemas as s
 from core.store.models import StoreSettings
 
@@ -37,14 +37,6 @@ async def settings_in(session: AsyncSession, tenant_id: str) -> StoreSettings:
         session.add(row)
         await session.flush()
     return row
-
-
-def require_staff(ctx: TenantContext, minimum: str) -> Principal:
-    """The merchant caller, if their role is at least ``minimum``; 401/403 otherwise."""
-    if ctx.principal is None or ctx.principal.kind not in ("staff", "api_key"):
-        raise Unauthorized("sign in first", code="auth.required")
-    require_role(ctx.principal.role, minimum)
-    return ctx.principal
 
 
 def _secret_of(secret_key: str, row: StoreSettings) -> str | None:

@@ -10,11 +10,9 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
-import pytest
 from sqlalchemy import select, update
 
 from core.db import utcnow
@@ -43,16 +41,6 @@ from tests.commerce.orders_support import (
     stock_of,
 )
 from tests.helpers import Merchant
-
-
-@pytest.fixture
-async def worker(rt: Runtime) -> AsyncIterator[None]:
-    """On Redis the test server only enqueues; run a worker as `storeplug worker` would."""
-    task = asyncio.create_task(rt.jobs.run_worker()) if isinstance(rt.jobs, SaqQueue) else None
-    yield
-    if task is not None:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 async def wait_for_status(rt: Runtime, merchant: Merchant, order_id: str, status: str) -> None:
