@@ -13,6 +13,7 @@ from core.context import Principal, TenantContext, TenantInfo
 from core.db import Database, create_engine
 from core.jobs import CronSpec, JobQueue, JobSpec, build_queue
 from core.plugins import PluginRegistry, build_registry
+from core.ratelimit import FailureCounter
 from core.settings import Settings
 from tenants.registry import TenantDirectory
 
@@ -24,6 +25,8 @@ class Runtime:
     redis: Redis | None
     plugins: PluginRegistry
     tenants: TenantDirectory
+    # Staff logins: 10 failures for one username lock it for 15 minutes.
+    login_failures: FailureCounter
     # Set right after construction: job functions receive the runtime as their context.
     jobs: JobQueue = field(init=False)
 
@@ -42,6 +45,7 @@ class Runtime:
             tenants=TenantDirectory(
                 db, redis, {name: meta.feature for name, meta in plugins.metas.items()}
             ),
+            login_failures=FailureCounter(redis, limit=10, window_s=15 * 60),
         )
         runtime.jobs = build_queue(settings.redis_url or None, specs, crons, runtime)
         return runtime

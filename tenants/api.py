@@ -75,8 +75,8 @@ class MerchantAuthController(Controller):
     tags = ["merchant"]
 
     @post("/login", status_code=200, opt={"public": True})
-    async def login(self, ctx: Ctx, data: JSONBody[s.LoginIn]) -> s.LoginOut:
-        return await service.login(ctx, data)
+    async def login(self, request: AnyRequest, ctx: Ctx, data: JSONBody[s.LoginIn]) -> s.LoginOut:
+        return await service.login(ctx, data, runtime_of(request).login_failures)
 
     @post("/logout", status_code=204)
     async def logout(self, request: AnyRequest, ctx: Ctx) -> None:

@@ -18,6 +18,7 @@ from core.context import Branding, Principal, TenantContext
 from core.db import new_id, utcnow
 from core.errors import AppError, Conflict, Forbidden, NotFound, Unauthorized
 from core.paging import Page, page_of, paged
+from core.ratelimit import FailureCounter
 from core.runtime import Runtime
 from tenants import schemas as s
 from tenants.models import ApiKey, Plan, StaffSession, StaffUser, Tenant
@@ -178,12 +179,23 @@ def staff_out(staff: StaffUser) -> s.StaffOut:
     )
 
 
-async def login(ctx: TenantContext, data: s.LoginIn) -> s.LoginOut:
+async def login(ctx: TenantContext, data: s.LoginIn, failures: FailureCounter) -> s.LoginOut:
+    # Throttled per username, known or not, so passwords cannot be guessed at speed and the
+    # lock does not reveal which usernames exist.
+    key = f"sp:{{rl:{ctx.tenant_id}}}:login:{data.username.lower()}"
+    if await failures.blocked(key):
+        raise AppError(
+            "too many failed sign-ins; try again later",
+            code="auth.too_many_attempts",
+            status=429,
+        )
     staff = await ctx.session.scalar(select(StaffUser).where(StaffUser.username == data.username))
     # verify_password runs even for an unknown user so timing does not reveal usernames.
     ok = verify_password(staff.password_hash if staff else None, data.password)
     if staff is None or not ok or not staff.active:
+        await failures.fail(key)
         raise Unauthorized("wrong username or password", code="auth.invalid_credentials")
+    await failures.clear(key)
     token = new_token(STAFF_TOKEN_PREFIX)
     expires_at = utcnow() + SESSION_TTL
     ctx.session.add(

@@ -148,3 +148,24 @@ async def test_api_keys(client: httpx.AsyncClient) -> None:
     revoked = await client.post(f"{m.merchant}/api-keys/{key_id}/revoke", headers=m.auth)
     assert revoked.json()["revoked"] is True
     assert (await client.get(f"{m.merchant}/plugins/", headers=erp)).status_code == 401
+
+
+async def test_repeated_failed_logins_lock_the_username(client: httpx.AsyncClient) -> None:
+    m = await onboard(client)
+    for _ in range(9):
+        assert (await login(client, m, "owner", "wrong-password")).status_code == 401
+    # A success clears the count...
+    assert (await login(client, m, "owner", m.password)).status_code == 200
+    for _ in range(10):
+        assert (await login(client, m, "owner", "wrong-password")).status_code == 401
+    # ...and ten failures in a row lock the name, even against the right password.
+    locked = await login(client, m, "owner", m.password)
+    assert locked.status_code == 429
+    assert locked.json()["code"] == "auth.too_many_attempts"
+    # Unknown names count the same way, so the lock does not reveal which names exist.
+    for _ in range(10):
+        await login(client, m, "nobody", "wrong-password")
+    assert (await login(client, m, "nobody", "x")).json()["code"] == "auth.too_many_attempts"
+    # Other names, and the same name at another store, are not affected.
+    other = await onboard(client)
+    assert (await login(client, other, "owner", other.password)).status_code == 200
