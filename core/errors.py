@@ -47,9 +47,11 @@ class AppError(Exception):
         code: str | None = None,
         status: int | None = None,
         errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.headers = headers or {}
         if code is not None:
             self.code = code
         if status is not None:
@@ -159,7 +161,7 @@ def field_errors_from_msgspec(exc: msgspec.ValidationError, prefix: str = "") ->
 
 
 def _app_error_handler(request: Request[Any, Any, Any], exc: AppError) -> Response[bytes]:
-    return problem_response(exc.status, exc.code, exc.detail, exc.errors)
+    return problem_response(exc.status, exc.code, exc.detail, exc.errors, exc.headers or None)
 
 
 def _validation_handler(

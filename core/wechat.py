@@ -64,8 +64,16 @@ class PhoneInfo(msgspec.Struct, frozen=True, kw_only=True):
 class WeChatError(AppError):
     """WeChat said no, or could not be reached. ``errcode`` is WeChat's, or None."""
 
-    def __init__(self, detail: str, *, code: str, status: int, errcode: int | None) -> None:
-        super().__init__(detail, code=code, status=status)
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str,
+        status: int,
+        errcode: int | None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail, code=code, status=status, headers=headers)
         self.errcode = errcode
 
 
@@ -85,6 +93,7 @@ def error_for(errcode: int, errmsg: str, api: str) -> WeChatError:
             code="wechat.rate_limited",
             status=429,
             errcode=errcode,
+            headers={"Retry-After": "60"},  # WeChat's quota is per minute
         )
     if errcode in USER_BLOCKED:
         return WeChatError(

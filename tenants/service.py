@@ -188,6 +188,7 @@ async def login(ctx: TenantContext, data: s.LoginIn, failures: FailureCounter) -
             "too many failed sign-ins; try again later",
             code="auth.too_many_attempts",
             status=429,
+            headers={"Retry-After": str(failures.window_s)},
         )
     staff = await ctx.session.scalar(select(StaffUser).where(StaffUser.username == data.username))
     # verify_password runs even for an unknown user so timing does not reveal usernames.

@@ -162,6 +162,7 @@ async def test_repeated_failed_logins_lock_the_username(client: httpx.AsyncClien
     locked = await login(client, m, "owner", m.password)
     assert locked.status_code == 429
     assert locked.json()["code"] == "auth.too_many_attempts"
+    assert int(locked.headers["retry-after"]) > 0
     # Unknown names count the same way, so the lock does not reveal which names exist.
     for _ in range(10):
         await login(client, m, "nobody", "wrong-password")

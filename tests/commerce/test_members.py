@@ -125,7 +125,9 @@ async def test_wechat_errors(client: httpx.AsyncClient, fake_wechat: FakeWeChat)
     app.minute_quota = 1
     app._window = (0, 0)
     assert (await login_raw(client, m, app.login_code())).status_code == 200
-    problem(await login_raw(client, m, app.login_code()), 429, "wechat.rate_limited")
+    limited = await login_raw(client, m, app.login_code())
+    problem(limited, 429, "wechat.rate_limited")
+    assert limited.headers["retry-after"] == "60"
     app.minute_quota = None
 
     bare = await onboard(client)
