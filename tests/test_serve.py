@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,18 +12,13 @@ import pytest
 
 from core.settings import Settings
 from tests.conftest import SECRET, TEST_PLUGINS, VENDOR_TOKEN
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.helpers import free_port
 
 
 def test_serve_runs_workers(settings: Settings, backend: str) -> None:
     if backend != "postgres":
         pytest.skip("several workers need Redis to share caches and jobs")
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STOREPLUG_")}
     env.update(
         STOREPLUG_DATABASE_URL=settings.database_url,
