@@ -12,14 +12,13 @@ from typing import Any
 import msgspec
 from sqlalchemy import select
 
-from core.auth import require_role
+from core.auth import require_staff
 from core.context import TenantContext
 from core.errors import AppError
 from core.plugins import PluginMeta, call_acting
 from core.runtime import Runtime
 from tenants.models import TenantPlugin
 from tenants.schemas import PluginOut
-from tenants.service import principal_of
 
 
 def _out(meta: PluginMeta, ctx: TenantContext, row: TenantPlugin | None) -> PluginOut:
@@ -57,7 +56,7 @@ def _invalidate_after_commit(rt: Runtime, ctx: TenantContext) -> None:
 
 
 async def enable(rt: Runtime, ctx: TenantContext, name: str, settings: Any) -> PluginOut:
-    require_role(principal_of(ctx).role, "owner")
+    require_staff(ctx, "owner")
     meta = rt.plugins.meta(name)
     if meta.feature not in ctx.tenant.plan_plugins:
         raise AppError(
@@ -85,7 +84,7 @@ async def enable(rt: Runtime, ctx: TenantContext, name: str, settings: Any) -> P
 
 
 async def disable(rt: Runtime, ctx: TenantContext, name: str) -> PluginOut:
-    require_role(principal_of(ctx).role, "owner")
+    require_staff(ctx, "owner")
     meta = rt.plugins.meta(name)
     row = await _row(ctx, name)
     if row is not None and row.enabled:
@@ -97,7 +96,7 @@ async def disable(rt: Runtime, ctx: TenantContext, name: str) -> PluginOut:
 
 
 async def update_settings(rt: Runtime, ctx: TenantContext, name: str, settings: Any) -> PluginOut:
-    require_role(principal_of(ctx).role, "manager")
+    require_staff(ctx, "manager")
     meta = rt.plugins.meta(name)
     config = meta.validate_settings(settings)
     row = await _row(ctx, name)

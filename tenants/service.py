@@ -13,7 +13,14 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from core.auth import hash_password, hash_token, new_token, require_role, verify_password
+from core.auth import (
+    hash_password,
+    hash_token,
+    new_token,
+    require_role,
+    require_staff,
+    verify_password,
+)
 from core.context import Branding, Principal, TenantContext
 from core.db import new_id, utcnow
 from core.errors import AppError, Conflict, Forbidden, NotFound, Unauthorized
@@ -230,14 +237,8 @@ async def authenticate(ctx: TenantContext, token: str) -> Principal:
     raise Unauthorized("invalid or expired token", code="auth.invalid_token")
 
 
-def principal_of(ctx: TenantContext) -> Principal:
-    if ctx.principal is None:
-        raise Unauthorized("sign in first", code="auth.required")
-    return ctx.principal
-
-
 async def current_staff(ctx: TenantContext) -> StaffUser:
-    principal = principal_of(ctx)
+    principal = require_staff(ctx, "clerk")
     if principal.kind != "staff":
         raise Forbidden("this needs a staff session", code="auth.staff_required")
     staff = await ctx.session.get(StaffUser, (ctx.tenant_id, principal.id))
@@ -263,13 +264,13 @@ async def change_password(ctx: TenantContext, data: s.PasswordChange) -> s.Staff
 
 
 async def list_staff(ctx: TenantContext) -> list[s.StaffOut]:
-    require_role(principal_of(ctx).role, "manager")
+    require_staff(ctx, "manager")
     rows = await ctx.session.scalars(select(StaffUser).order_by(StaffUser.id))
     return [staff_out(row) for row in rows]
 
 
 async def create_staff(ctx: TenantContext, data: s.StaffCreate) -> s.StaffCreated:
-    require_role(principal_of(ctx).role, "owner")
+    require_staff(ctx, "owner")
     exists = await ctx.session.scalar(
         select(StaffUser.id).where(StaffUser.username == data.username)
     )
@@ -288,8 +289,7 @@ async def create_staff(ctx: TenantContext, data: s.StaffCreate) -> s.StaffCreate
 
 
 async def deactivate_staff(ctx: TenantContext, staff_id: str) -> s.StaffOut:
-    principal = principal_of(ctx)
-    require_role(principal.role, "owner")
+    principal = require_staff(ctx, "owner")
     staff = await ctx.session.get(StaffUser, (ctx.tenant_id, staff_id))
     if staff is None:
         raise NotFound("no such staff member", code="staff.not_found")
@@ -328,12 +328,12 @@ async def create_api_key(ctx: TenantContext, data: s.ApiKeyCreate) -> s.ApiKeyCr
 
 
 async def list_api_keys(ctx: TenantContext) -> list[s.ApiKeyOut]:
-    require_role(principal_of(ctx).role, "owner")
+    require_staff(ctx, "owner")
     return [api_key_out(k) for k in await ctx.session.scalars(select(ApiKey).order_by(ApiKey.id))]
 
 
 async def revoke_api_key(ctx: TenantContext, key_id: str) -> s.ApiKeyOut:
-    require_role(principal_of(ctx).role, "owner")
+    require_staff(ctx, "owner")
     key = await ctx.session.get(ApiKey, (ctx.tenant_id, key_id))
     if key is None:
         raise NotFound("no such API key", code="api_key.not_found")

@@ -16,6 +16,7 @@ from core.idempotency import HEADER, TTL, purge_expired
 from core.models import IdempotencyKey
 from core.runtime import Runtime
 from tests.helpers import Merchant, enable, onboard
+from tests.helpers import problem as assert_problem
 
 ROUTE = "POST /echo/charges"
 
@@ -45,11 +46,6 @@ async def total(client: httpx.AsyncClient, merchant: Merchant) -> int:
     assert response.status_code == 200, response.text
     count: int = response.json()["total_charges"]
     return count
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["code"] == code, response.text
 
 
 async def test_key_is_required(client: httpx.AsyncClient) -> None:

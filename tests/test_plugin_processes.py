@@ -16,8 +16,8 @@ import pytest
 
 from core.settings import Settings
 from tests.conftest import SECRET, VENDOR_TOKEN
-from tests.helpers import VENDOR, enable, free_port, onboard
-from tests.test_plugins import hello, problem
+from tests.helpers import VENDOR, enable, free_port, onboard, problem
+from tests.test_plugins import hello
 
 ROOT = Path(__file__).resolve().parent.parent
 

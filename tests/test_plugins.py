@@ -14,21 +14,13 @@ import pytest
 from core.jobs import CronSpec, InProcessQueue, JobSpec, SaqQueue
 from core.plugins import TenantHooks, call_acting
 from core.runtime import Runtime
-from tests.helpers import Merchant, enable, onboard
+from tests.helpers import Merchant, enable, onboard, problem
 from tests.plugins.echo import plugin as echo
 
 ROOT = Path(__file__).resolve().parent.parent
 
 # SAQ 0.26 calls redis-py's deprecated setex; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated setex:DeprecationWarning")
-
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    assert response.headers["content-type"].startswith("application/problem+json")
-    return body
 
 
 def events_of(tenant_id: str) -> list[tuple[str, str, Any]]:

@@ -8,20 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import VENDOR, ensure_plan, unique_slug
+from tests.helpers import VENDOR, ensure_plan, problem, unique_slug
 
 PROBLEM = "application/problem+json"
 PLAN = "test-pro"
-
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """Assert a problem+json answer with this status and code; return its body."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM), response.headers
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    assert body["status"] == status, body
-    return body
 
 
 def error_fields(body: dict[str, Any]) -> set[str]:

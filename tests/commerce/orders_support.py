@@ -249,9 +249,3 @@ def direct(sku: Sku, quantity: int = 1, address_id: str = "", **extra: Any) -> d
 async def count_orders(rt: Runtime, merchant: Merchant) -> int:
     async with rt.db.tenant_session(merchant.id) as session:
         return await session.scalar(select(func.count()).select_from(Order)) or 0
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    assert response.json()["code"] == code, response.text

@@ -12,15 +12,7 @@ from core.cart.models import CartLine
 from core.catalog.models import Sku
 from core.runtime import Runtime
 from tests.commerce.test_pricing import make_sku, set_level, set_shipping, shop
-from tests.helpers import Merchant, Shopper, enable, make_member, onboard
-
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    return body
+from tests.helpers import Merchant, Shopper, enable, make_member, onboard, problem
 
 
 def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:

@@ -11,16 +11,9 @@ import httpx
 import pytest
 
 from tests.helpers import Merchant, onboard
+from tests.helpers import problem as assert_problem
 
 PROBLEM = "application/problem+json"
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM), response.text
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, response.text
-    return body
 
 
 def fields(response: httpx.Response) -> list[str]:

@@ -16,8 +16,9 @@ from core.idempotency import HEADER
 from core.inventory.models import StockMovement
 from core.inventory.service import InsufficientStock, reserve
 from core.runtime import Runtime
-from tests.commerce.test_catalog import assert_problem, create_product, fields, sku, staff_headers
+from tests.commerce.test_catalog import create_product, fields, sku, staff_headers
 from tests.helpers import Merchant, onboard
+from tests.helpers import problem as assert_problem
 
 
 async def stock_of(client: httpx.AsyncClient, m: Merchant, sku_id: str) -> dict[str, Any]:

@@ -18,14 +18,7 @@ from core.orders.models import Order
 from core.runtime import Runtime
 from tests.commerce.test_store_settings import staff_token
 from tests.fakes.wechat import FakeWeChat, connect_store, wx_login
-from tests.helpers import Merchant, enable, make_member, onboard
-
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    return body
+from tests.helpers import Merchant, enable, make_member, onboard, problem
 
 
 async def add_level(

@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from core.members.models import Address
 from core.runtime import Runtime
-from tests.commerce.test_members import ADDRESS, open_store, problem
+from tests.commerce.test_members import ADDRESS, open_store
 from tests.fakes.wechat import FakeWeChat, wx_login
+from tests.helpers import problem
 
 
 async def test_profile(client: httpx.AsyncClient, fake_wechat: FakeWeChat) -> None:

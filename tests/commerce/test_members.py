@@ -22,7 +22,7 @@ from core.runtime import Runtime
 from core.wechat import WeChat, WeChatError, token_cache_key
 from tests.conftest import SECRET
 from tests.fakes.wechat import FakeApp, FakeWeChat, WxMember, connect_store, wx_login
-from tests.helpers import Merchant, enable, onboard
+from tests.helpers import Merchant, enable, onboard, problem
 from tests.plugins.echo.plugin import EVENTS
 
 ADDRESS = {
@@ -50,14 +50,6 @@ def registered(tenant_id: str) -> list[Any]:
 
 async def login_raw(client: httpx.AsyncClient, m: Merchant, code: str) -> httpx.Response:
     return await client.post(f"{m.store}/auth/wx-login", json={"code": code})
-
-
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    return body
 
 
 async def count_members(rt: Runtime, m: Merchant, openid: str) -> int:

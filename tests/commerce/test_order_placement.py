@@ -22,7 +22,6 @@ from tests.commerce.orders_support import (
     HookRecorder,
     Shop,
     add_to_cart,
-    assert_problem,
     cart_line_ids,
     count_orders,
     direct,
@@ -37,6 +36,7 @@ from tests.commerce.orders_support import (
     stock_of,
 )
 from tests.helpers import Merchant, make_member
+from tests.helpers import problem as assert_problem
 
 # ---- placement -----------------------------------------------------------------------------
 

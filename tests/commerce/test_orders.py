@@ -20,7 +20,6 @@ from core.runtime import Runtime
 from tests.commerce.orders_support import (
     HookRecorder,
     Shop,
-    assert_problem,
     insert_order,
     make_sku,
     movements,
@@ -29,6 +28,7 @@ from tests.commerce.orders_support import (
     stock_of,
 )
 from tests.helpers import make_member
+from tests.helpers import problem as assert_problem
 
 # ---- the state machine -------------------------------------------------------------------
 
