@@ -29,10 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import os
-import platform
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -41,183 +38,38 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
-from typing import Any
-from urllib.parse import urlparse
 
-import asyncpg
-import pluggy
 from redis.asyncio import Redis
-from sqlalchemy import event, insert, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import event
 
-from core import migrate
-from core.context import TenantInfo
-from core.db import create_engine, new_id, utcnow
-from core.hookspecs import hookimpl
-from core.plugins import PluginMeta, PluginRegistry, TenantHooks, build_registry
-from core.runtime import Runtime
-from core.settings import Settings, load_settings
-from tenants.models import Plan, Tenant, TenantPlugin
-from tenants.registry import TenantDirectory, version_key
-
-DEFAULT_PG_SUPER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/10"
-PG_DB_PREFIX = "storeplug_bench_"
-PG_APP_ROLE = "storeplug_bench_app"
-PG_APP_PASSWORD = "storeplug_bench_app"
-# Measurements of the tenant counts alternate in this many rounds.
-ROUNDS = 10
-# A warm worker with many tenants is also measured with requests for only this many of them:
-# the same cache, but a working set that stays in the CPU caches.
-FOCUS = 10
-
-# ---- synthetic feature plugins -----------------------------------------------------------
-
-FEATURES = ("loyalty", "coupons", "points", "groupbuy", "flashsale", "giftcards")
-MODULE_PREFIX = "storeplug_bench_plugin_"
-PLUGIN_PREFIX = "bench_"
-PROBE_PLUGIN = PLUGIN_PREFIX + FEATURES[0]
-
-
-def plugin_name(feature: str) -> str:
-    return PLUGIN_PREFIX + feature
-
-
-def synthetic_plugin(feature: str, *, with_disabled_hook: bool) -> ModuleType:
-    """A tiny feature plugin module: ``META`` plus lifecycle hookimpls that return its name."""
-    name = plugin_name(feature)
-
-    def plugin_enabled(ctx: Any, plugin: str, config: Any) -> str:
-        return name
-
-    def plugin_disabled(ctx: Any, plugin: str) -> str:
-        return name
-
-    module = ModuleType(MODULE_PREFIX + feature)
-    namespace: dict[str, Any] = {
-        "META": PluginMeta(
-            name=name,
-            title=feature.title(),
-            description=f"Synthetic {feature} plugin for bench.plugin_dispatch.",
-            version="0.0.1",
-        ),
-        "plugin_enabled": hookimpl(plugin_enabled),
-    }
-    if with_disabled_hook:
-        namespace["plugin_disabled"] = hookimpl(plugin_disabled)
-    module.__dict__.update(namespace)
-    return module
-
-
-def install_synthetic_plugins() -> tuple[str, ...]:
-    """Put the synthetic modules in ``sys.modules`` so ``build_registry`` imports them by name."""
-    names = []
-    for index, feature in enumerate(FEATURES):
-        module = synthetic_plugin(feature, with_disabled_hook=index % 2 == 0)
-        sys.modules[module.__name__] = module
-        names.append(module.__name__)
-    return tuple(names)
-
-
-@dataclass(frozen=True)
-class Combo:
-    """One tenant shape: its plan, the plugins it has on, and rows it switched off (kept)."""
-
-    plan: str
-    enabled: tuple[str, ...]
-    disabled: tuple[str, ...] = ()
-
-    @property
-    def enabled_plugins(self) -> frozenset[str]:
-        return frozenset(plugin_name(f) for f in self.enabled)
-
-
-PLANS: dict[str, tuple[str, ...]] = {
-    "bench-basic": ("loyalty", "coupons", "points"),
-    "bench-pro": FEATURES,
-}
-COMBOS: tuple[Combo, ...] = (
-    Combo("bench-basic", ()),
-    Combo("bench-basic", ("loyalty",)),
-    Combo("bench-basic", ("loyalty", "coupons"), disabled=("points",)),
-    Combo("bench-basic", ("loyalty", "coupons", "points")),
-    Combo("bench-pro", ("groupbuy", "flashsale"), disabled=("loyalty",)),
-    Combo("bench-pro", ("loyalty", "points", "giftcards")),
-    Combo("bench-pro", ("coupons", "groupbuy", "flashsale", "giftcards"), disabled=("points",)),
-    Combo("bench-pro", FEATURES),
+from bench.dispatch_report import (
+    FOCUS,
+    ROUNDS,
+    ColdSamples,
+    HotSamples,
+    StatementCounter,
+    load_average,
+    render,
+    rounds,
 )
-
-# What a hook gets as ``ctx`` here; the synthetic hookimpls never look at it.
-STUB_CTX = object()
-
-REDIS_LABEL = "Redis version key"
-LOCAL_LABEL = "none (in-process only)"
-
-
-# ---- samples and statistics --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Stats:
-    count: int
-    mean_us: float
-    p50_us: float
-    p99_us: float
-
-    @classmethod
-    def of(cls, samples_ns: Sequence[int]) -> Stats:
-        ordered = sorted(samples_ns)
-
-        def rank(q: float) -> float:
-            return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] / 1000
-
-        return cls(
-            count=len(ordered),
-            mean_us=statistics.fmean(ordered) / 1000,
-            p50_us=rank(0.50),
-            p99_us=rank(0.99),
-        )
-
-
-@dataclass
-class HotSamples:
-    """Per-request times (ns) of the hot path and of its three parts."""
-
-    total: list[int] = field(default_factory=list)
-    resolve: list[int] = field(default_factory=list)
-    hooks_for: list[int] = field(default_factory=list)
-    call: list[int] = field(default_factory=list)
-    sql_statements: int = 0
-
-
-@dataclass
-class ColdSamples:
-    """First-resolution times (ns) and SQL statements sent, for one way of checking the cache."""
-
-    times: list[int] = field(default_factory=list)
-    sql_statements: int = 0
-
-    @property
-    def statements_each(self) -> float:
-        return self.sql_statements / len(self.times)
-
-
-class StatementCounter:
-    """Counts SQL statements sent on an engine (to show the hot path sends none)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, *args: Any) -> None:
-        self.count += 1
-
-
-def rounds(total: int) -> list[int]:
-    """``total`` split into ``ROUNDS`` near-equal parts (the first ones take the remainder)."""
-    base, extra = divmod(total, ROUNDS)
-    return [base + (1 if index < extra else 0) for index in range(ROUNDS)]
-
+from bench.dispatch_setup import (
+    DEFAULT_PG_SUPER_URL,
+    DEFAULT_REDIS_URL,
+    FEATURES,
+    LOCAL_LABEL,
+    PROBE_PLUGIN,
+    REDIS_LABEL,
+    STUB_CTX,
+    Backend,
+    bump_versions,
+    install_synthetic_plugins,
+    plugin_name,
+    seed,
+)
+from core.context import TenantInfo
+from core.plugins import PluginRegistry, TenantHooks, build_registry
+from core.runtime import Runtime
+from tenants.registry import TenantDirectory, version_key
 
 # ---- what is measured ----------------------------------------------------------------------
 
@@ -368,152 +220,6 @@ async def measure_redis_get(sc: Scenario, requests: Sequence[str]) -> None:
         sc.redis_get.append(clock() - t0)
 
 
-# ---- databases -----------------------------------------------------------------------------
-
-
-@dataclass
-class Backend:
-    name: str
-    pg_super_url: str
-    redis_url: str
-    workdir: Path
-    databases: list[str] = field(default_factory=list)
-
-    async def setup(self) -> None:
-        await self._flush_redis()
-        if self.name == "postgres":
-            conn = await asyncpg.connect(self.pg_super_url)
-            try:
-                role = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", PG_APP_ROLE)
-                if not role:
-                    await conn.execute(
-                        f"CREATE ROLE {PG_APP_ROLE} LOGIN PASSWORD '{PG_APP_PASSWORD}' NOBYPASSRLS"
-                    )
-            finally:
-                await conn.close()
-
-    async def fresh_settings(self, plugin_modules: tuple[str, ...], tenants: int) -> Settings:
-        """A new empty database for ``tenants``, migrated to head."""
-        overrides: dict[str, Any] = {"redis_url": self.redis_url, "plugin_modules": plugin_modules}
-        if self.name == "sqlite":
-            path = self.workdir / f"bench-{tenants}-{new_id()}.db"  # in a fresh temp dir
-            settings = load_settings({}, database_url=f"sqlite+aiosqlite:///{path}", **overrides)
-        else:
-            owner_url, app_url = await self._fresh_postgres(f"{PG_DB_PREFIX}{tenants}")
-            settings = load_settings(
-                {}, database_url=app_url, migration_database_url=owner_url, **overrides
-            )
-        await asyncio.to_thread(migrate.upgrade, settings)
-        return settings
-
-    async def _fresh_postgres(self, database: str) -> tuple[str, str]:
-        """Drop and create ``database``; the app connects as a non-owner role without
-        BYPASSRLS, as docs/deployment.md asks, so row-level security is part of the cost."""
-        conn = await asyncpg.connect(self.pg_super_url)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-            await conn.execute(f'CREATE DATABASE "{database}"')
-            self.databases.append(database)
-        finally:
-            await conn.close()
-        conn = await asyncpg.connect(self._super_url_of(database))
-        try:
-            await conn.execute(f"GRANT USAGE ON SCHEMA public TO {PG_APP_ROLE}")
-            await conn.execute(
-                "ALTER DEFAULT PRIVILEGES IN SCHEMA public "
-                f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {PG_APP_ROLE}"
-            )
-        finally:
-            await conn.close()
-        parsed = urlparse(self.pg_super_url)
-        host = f"{parsed.hostname or '127.0.0.1'}:{parsed.port or 5432}"
-        app_url = f"postgresql+asyncpg://{PG_APP_ROLE}:{PG_APP_PASSWORD}@{host}/{database}"
-        owner_url = self._super_url_of(database).replace(
-            "postgresql://", "postgresql+asyncpg://", 1
-        )
-        return owner_url, app_url
-
-    def _super_url_of(self, database: str) -> str:
-        return self.pg_super_url.rsplit("/", 1)[0] + f"/{database}"
-
-    async def _flush_redis(self) -> None:
-        if self.redis_url:
-            redis = Redis.from_url(self.redis_url)
-            await redis.flushdb()
-            await redis.aclose()
-
-    async def cleanup(self) -> None:
-        await self._flush_redis()
-        if self.name != "postgres":
-            return  # the SQLite files live in a temporary directory
-        conn = await asyncpg.connect(self.pg_super_url)
-        try:
-            for database in self.databases:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-            await conn.execute(f"DROP ROLE IF EXISTS {PG_APP_ROLE}")
-        finally:
-            await conn.close()
-
-
-async def seed(settings: Settings, count: int) -> dict[str, frozenset[str]]:
-    """Bulk-insert plans, ``count`` tenants and their tenant_plugins rows as the table owner.
-    Returns slug → enabled plugins."""
-    now = utcnow()
-    plans = [
-        {"code": code, "name": code, "plugins": [plugin_name(f) for f in features]}
-        for code, features in PLANS.items()
-    ]
-    tenants: list[dict[str, Any]] = []
-    plugin_rows: list[dict[str, Any]] = []
-    expected: dict[str, frozenset[str]] = {}
-    for index in range(count):
-        combo = COMBOS[index % len(COMBOS)]
-        tenant_id, slug = new_id(), f"shop-{index:05d}"
-        tenants.append(
-            {
-                "id": tenant_id,
-                "slug": slug,
-                "name": f"Shop {index}",
-                "plan": combo.plan,
-                "status": "active",
-                "branding": {"display_name": f"Shop {index}", "primary_color": "#C1071B"},
-                "contact": {"email": f"owner{index}@example.com"},
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-        for feature, enabled in [(f, True) for f in combo.enabled] + [
-            (f, False) for f in combo.disabled
-        ]:
-            plugin_rows.append(
-                {
-                    "tenant_id": tenant_id,
-                    "plugin": plugin_name(feature),
-                    "enabled": enabled,
-                    "config": {"threshold": index % 100, "label": feature} if enabled else {},
-                    "updated_at": now,
-                }
-            )
-        expected[slug] = combo.enabled_plugins
-    engine = create_engine(settings.owner_database_url, poolclass=NullPool)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(insert(Plan), plans)
-            await conn.execute(insert(Tenant), tenants)
-            await conn.execute(insert(TenantPlugin), plugin_rows)
-            await conn.execute(text("ANALYZE"))  # planner statistics, as a live database has
-    finally:
-        await engine.dispose()
-    return expected
-
-
-async def bump_versions(redis: Redis, slugs: Sequence[str]) -> None:
-    """Give every tenant a version key, as after any change in its life (the GET then returns
-    a value, the steady state of a live deployment)."""
-    for start in range(0, len(slugs), 1000):
-        await redis.mset({version_key(s): 1 for s in slugs[start : start + 1000]})
-
-
 # ---- the run -------------------------------------------------------------------------------
 
 
@@ -610,96 +316,6 @@ async def run(backend: Backend, options: Options, rng: random.Random) -> list[Sc
     return scenarios
 
 
-# ---- report --------------------------------------------------------------------------------
-
-
-def _us(value: float) -> str:
-    return f"{value:.1f}" if value < 100 else f"{value:.0f}"
-
-
-def _load() -> str:
-    try:
-        return "/".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
-
-
-def render(
-    backend: Backend,
-    scenarios: Sequence[Scenario],
-    options: Options,
-    wall_s: float,
-    load_before: str,
-) -> str:
-    lines = [
-        f"backend: **{backend.name}**, Redis: {backend.redis_url or 'none'}, loop: {options.loop}, "
-        f"Python {platform.python_version()}, pluggy {pluggy.__version__}, "
-        f"nproc {os.cpu_count()}, {len(FEATURES)} synthetic feature plugins, "
-        f"{len(COMBOS)} enabled-set combinations; per tenant count {options.requests:,} hot "
-        f"requests and {options.cold_samples:,} cold resolutions, the tenant counts taking "
-        f"turns in {ROUNDS} rounds; load average (1/5/15 min) before {load_before}, after "
-        f"{_load()}; wall time {wall_s:.1f} s",
-        "",
-        "Hot path per request (a warm worker: every tenant served once), µs:",
-        "",
-        "| tenants | tenant cache check | mean | p50 | p99 | resolve (mean) "
-        "| hooks_for (mean) | hook call (mean) | SQL statements |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for sc in scenarios:
-        rows = [(f"{sc.tenants:,}", sc.hot)]
-        if sc.hot_focus.total:
-            rows.append((f"{sc.tenants:,}, requests for {FOCUS} of them", sc.hot_focus))
-        for tenants, hot in rows:
-            total = Stats.of(hot.total)
-            lines.append(
-                f"| {tenants} | {sc.hot_label} | {_us(total.mean_us)} | {_us(total.p50_us)} "
-                f"| {_us(total.p99_us)} | {_us(Stats.of(hot.resolve).mean_us)} "
-                f"| {_us(Stats.of(hot.hooks_for).mean_us)} | {_us(Stats.of(hot.call).mean_us)} "
-                f"| {hot.sql_statements} |"
-            )
-    gets = [(sc.tenants, Stats.of(sc.redis_get)) for sc in scenarios if sc.redis_get]
-    if gets:
-        lines += [
-            "",
-            "Bare `GET` of a version key on the same client, µs: "
-            + "; ".join(
-                f"{n:,} tenants: mean {_us(g.mean_us)}, p50 {_us(g.p50_us)}, p99 {_us(g.p99_us)}"
-                for n, g in gets
-            ),
-        ]
-    lines += [
-        "",
-        "Cold path: first resolution of a tenant (database load), one at a time, µs:",
-        "",
-        "| tenants | tenant cache check | mean | p50 | p99 | SQL statements each |",
-        "| ---: | --- | ---: | ---: | ---: | ---: |",
-    ]
-    for sc in scenarios:
-        for label, cold in sc.cold.items():
-            c = Stats.of(cold.times)
-            lines.append(
-                f"| {sc.tenants:,} | {label} | {_us(c.mean_us)} | {_us(c.p50_us)} "
-                f"| {_us(c.p99_us)} | {cold.statements_each:g} |"
-            )
-    lines += [
-        "",
-        "Sharing and memory:",
-        "",
-        "| tenants | seed (bulk insert) | distinct enabled sets | TenantHooks objects "
-        "| cache per tenant (tracemalloc) | traced over | whole cache, ≈ tenants × per tenant |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for sc in scenarios:
-        per_tenant = sc.traced_bytes / sc.traced_tenants
-        lines.append(
-            f"| {sc.tenants:,} | {sc.seed_s:.2f} s | {len(set(sc.expected.values()))} "
-            f"| {len(sc.seen)} | {per_tenant:,.0f} B | {sc.traced_tenants:,} tenants "
-            f"| {per_tenant * sc.tenants / 2**20:,.2f} MiB |"
-        )
-    return "\n".join(lines)
-
-
 # ---- entry point ---------------------------------------------------------------------------
 
 
@@ -765,7 +381,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, Options]
 
 
 async def amain(args: argparse.Namespace, options: Options, workdir: Path) -> str:
-    started, load_before = time.perf_counter(), _load()
+    started, load_before = time.perf_counter(), load_average()
     backend = Backend(args.backend, args.pg_super_url, args.redis_url, workdir)
     scenarios = await run(backend, options, random.Random(args.seed))
     return render(backend, scenarios, options, time.perf_counter() - started, load_before)
