@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from core.jobs import CronSpec, JobSpec
     from core.members.models import Member
     from core.orders.models import Order
+    from core.payments.models import Payment, Refund
+    from core.payments.providers import PaymentProvider
 
 hookspec = pluggy.HookspecMarker("storeplug")
 hookimpl = pluggy.HookimplMarker("storeplug")
@@ -69,6 +71,13 @@ def plugin_disabled(ctx: TenantContext, plugin: str) -> Any:
     """A merchant switched ``plugin`` off. Called while the plugin is still in the tenant's
     hooks so it can wind down (cancel its schedules). Its data stays. May be async.
     """
+
+
+@hookspec
+def register_payment_providers() -> list[PaymentProvider]:
+    """Payment providers this plugin adds (``core.payments.providers.PaymentProvider``). The
+    core registers ``sandbox`` and ``wechatpay`` this way; a plugin could add Alipay. Called
+    once at start-up; two providers of the same name stop the start-up."""
 
 
 # ---- catalog ---------------------------------------------------------------------------
@@ -153,6 +162,29 @@ def order_fulfilled(ctx: TenantContext, order: Order) -> Any:
 @hookspec
 def order_completed(ctx: TenantContext, order: Order) -> Any:
     """The buyer received the order (confirmed, picked up, or completed by the timer). Async."""
+
+
+@hookspec
+def order_refunded(ctx: TenantContext, order: Order) -> Any:
+    """The order's whole paid amount has been refunded (``→ refunded``), after the last
+    ``refund_succeeded``. Give back what a paid order had earned (a used coupon). Async."""
+
+
+# ---- payments ------------------------------------------------------------------------------
+
+
+@hookspec
+def payment_succeeded(ctx: TenantContext, payment: Payment, order: Order) -> Any:
+    """The provider confirmed ``payment`` (by notification, a query or the sandbox), once per
+    payment, in the transaction that marks the order paid (``order_paid`` has run). Async."""
+
+
+@hookspec
+def refund_succeeded(ctx: TenantContext, refund: Refund, order: Order) -> Any:
+    """The provider paid ``refund`` back, once per refund. ``refund.lines`` names the lines
+    and units (empty with ``refund.whole_order``); the order's refunded totals and any stock
+    are already updated. Reverse what you granted for that money (points, a team place,
+    commission). Async."""
 
 
 # ---- membership --------------------------------------------------------------------------

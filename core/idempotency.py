@@ -102,26 +102,79 @@ async def run_idempotent(
     work: Work,
     status_code: int = 201,
 ) -> Response[bytes]:
+    """Run ``work`` once per key, in one transaction that also stores its response."""
+
+    async def in_one_transaction() -> msgspec.Struct:
+        async with rt.tenant_context(tenant, principal) as ctx:
+            result = await work(ctx)
+            await _store(ctx, ident_of(principal, route, key), status_code, result)
+        return result
+
+    return await _run(rt, tenant, principal, route, key, payload, in_one_transaction, status_code)
+
+
+async def run_idempotent_io(
+    rt: Runtime,
+    tenant: TenantInfo,
+    principal: Principal,
+    route: str,
+    key: str | None,
+    payload: Any,
+    steps: Callable[[], Awaitable[msgspec.Struct]],
+    status_code: int = 201,
+) -> Response[bytes]:
+    """Like ``run_idempotent`` for work that must call the network between transactions of
+    its own (a payment provider's prepay): ``steps`` opens its own short transactions and
+    must itself be safe to repeat; the response is stored once it returns."""
+
+    async def then_store() -> msgspec.Struct:
+        result = await steps()
+        async with rt.tenant_context(tenant, principal) as ctx:
+            await _store(ctx, ident_of(principal, route, key), status_code, result)
+        return result
+
+    return await _run(rt, tenant, principal, route, key, payload, then_store, status_code)
+
+
+def ident_of(principal: Principal, route: str, key: str | None) -> dict[str, str]:
+    return {"principal": f"{principal.kind}:{principal.id}", "route": route, "key": key or ""}
+
+
+async def _store(
+    ctx: TenantContext, ident: dict[str, str], status_code: int, result: msgspec.Struct
+) -> None:
+    row = await ctx.session.get(IdempotencyKey, (ctx.tenant_id, *ident.values()))
+    assert row is not None  # claimed above and only deleted by expiry or _release
+    row.state, row.response_status = "done", status_code
+    row.response_body = msgspec.json.encode(result)
+
+
+async def _run(
+    rt: Runtime,
+    tenant: TenantInfo,
+    principal: Principal,
+    route: str,
+    key: str | None,
+    payload: Any,
+    run: Callable[[], Awaitable[msgspec.Struct]],
+    status_code: int,
+) -> Response[bytes]:
     if key is None or not _KEY.match(key):
         raise AppError(
             f"an {HEADER} header (1-255 visible characters) is required",
             code="idempotency.key_required",
         )
-    ident = {"principal": f"{principal.kind}:{principal.id}", "route": route, "key": key}
+    ident = ident_of(principal, route, key)
     request_hash = hashlib.sha256(msgspec.json.encode(payload)).hexdigest()
     done = await _claim(rt, tenant, ident, request_hash)
     if done is not None:
         return _replay(done)
     try:
-        async with rt.tenant_context(tenant, principal) as ctx:
-            result = await work(ctx)
-            body = msgspec.json.encode(result)
-            row = await ctx.session.get(IdempotencyKey, (tenant.id, *ident.values()))
-            assert row is not None  # claimed above and only deleted by expiry or _release
-            row.state, row.response_status, row.response_body = "done", status_code, body
+        result = await run()
     except BaseException:
         await _release(rt, tenant, ident)
         raise
+    body = msgspec.json.encode(result)
     return Response(content=body, status_code=status_code, media_type="application/json")
 
 

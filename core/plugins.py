@@ -33,6 +33,8 @@ CORE_MODULES: tuple[str, ...] = (
     "core.members.defaults",
     "core.cart.defaults",
     "core.orders.defaults",
+    "core.payments.defaults",
+    "core.coupons.defaults",
 )
 # Feature plugins that ship with storeplug; a merchant switches each on or off.
 BUILTIN_PLUGINS: tuple[str, ...] = ()

@@ -12,6 +12,7 @@ import core.models  # noqa: F401  (every core table is mapped before the first q
 from core.context import Principal, TenantContext, TenantInfo
 from core.db import Database, create_engine
 from core.jobs import CronSpec, JobQueue, JobSpec, build_queue
+from core.payments.providers import PaymentProvider, index_providers
 from core.plugins import PluginRegistry, build_registry
 from core.ratelimit import FailureCounter
 from core.settings import Settings
@@ -27,6 +28,8 @@ class Runtime:
     tenants: TenantDirectory
     # Staff logins: 10 failures for one username lock it for 15 minutes.
     login_failures: FailureCounter
+    # Every registered payment provider by name (``register_payment_providers``).
+    payment_providers: dict[str, PaymentProvider]
     # Set right after construction: job functions receive the runtime as their context.
     jobs: JobQueue = field(init=False)
 
@@ -46,6 +49,7 @@ class Runtime:
                 db, redis, {name: meta.feature for name, meta in plugins.metas.items()}
             ),
             login_failures=FailureCounter(redis, limit=10, window_s=15 * 60),
+            payment_providers=index_providers(plugins.pm.hook.register_payment_providers()),
         )
         runtime.jobs = build_queue(settings.redis_url or None, specs, crons, runtime)
         return runtime

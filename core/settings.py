@@ -35,6 +35,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     plugin_modules: tuple[str, ...] = ()
     wechat_base_url: str = "https://api.weixin.qq.com"
     wechatpay_base_url: str = "https://api.mch.weixin.qq.com"
+    # The public https base URL WeChat Pay reaches this deployment at: notification URLs are
+    # ``<public_url>/webhooks/<tenant>/wechatpay``.
+    public_url: str = "http://127.0.0.1:8000"
+    # The sandbox payment provider takes no money; a deployment must opt in (the demo does).
+    allow_sandbox_payments: bool = False
     log_level: str = "INFO"
 
     @property
@@ -48,6 +53,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
 _INT_FIELDS = {"workers", "port"}
 _TUPLE_FIELDS = {"plugin_modules"}
+_BOOL_FIELDS = {"allow_sandbox_payments"}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -65,6 +72,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
                 raise SettingsError(
                     f"{PREFIX}{field.upper()} must be an integer, got {value!r}"
                 ) from None
+        elif field in _BOOL_FIELDS:
+            if value.strip().lower() not in _TRUE | _FALSE:
+                raise SettingsError(f"{PREFIX}{field.upper()} must be true or false, got {value!r}")
+            raw[field] = value.strip().lower() in _TRUE
         elif field in _TUPLE_FIELDS:
             raw[field] = tuple(part.strip() for part in value.split(",") if part.strip())
         else:
@@ -87,6 +98,10 @@ def _check(settings: Settings) -> None:
         )
     if settings.redis_url and not settings.redis_url.startswith(("redis://", "rediss://")):
         raise SettingsError(f"{PREFIX}REDIS_URL must be a redis:// URL, got {settings.redis_url!r}")
+    if not settings.public_url.startswith(("http://", "https://")):
+        raise SettingsError(
+            f"{PREFIX}PUBLIC_URL must be an http(s) URL, got {settings.public_url!r}"
+        )
     if settings.workers < 1:
         raise SettingsError(f"{PREFIX}WORKERS must be at least 1, got {settings.workers}")
     if settings.secret_key and len(settings.secret_key) < 32:

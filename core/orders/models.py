@@ -27,7 +27,8 @@ class Order(TenantScoped, Base):
         tenant_fk(["member_id"], "members"),
         UniqueConstraint("tenant_id", "number"),
         CheckConstraint("payable >= 0", name="payable_not_negative"),
-        CheckConstraint("refunded_amount <= paid_amount", name="refund_within_paid"),
+        CheckConstraint("refunded_amount <= refund_held", name="refunded_within_held"),
+        CheckConstraint("refund_held <= paid_amount", name="refund_within_paid"),
         Index("ix_orders_tenant_member", "tenant_id", "member_id"),
         Index("ix_orders_tenant_status_deadline", "tenant_id", "status", "payment_deadline"),
     )
@@ -40,7 +41,11 @@ class Order(TenantScoped, Base):
     shipping_fee: Mapped[int] = mapped_column(default=0)
     payable: Mapped[int]  # fen the buyer pays
     paid_amount: Mapped[int] = mapped_column(default=0)
-    refunded_amount: Mapped[int] = mapped_column(default=0)
+    refunded_amount: Mapped[int] = mapped_column(default=0)  # fen the provider gave back
+    # fen held by refunds requested, processing or succeeded: the conditional UPDATE that
+    # raises it (``WHERE refund_held + :n <= paid_amount``) is what stops concurrent refunds
+    # from ever exceeding what was paid.
+    refund_held: Mapped[int] = mapped_column(default=0)
     fulfillment: Mapped[str] = mapped_column(String(20), default="express")
     # Address snapshot for express, point and slot for pickup, as the method defines.
     fulfillment_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -65,6 +70,7 @@ class OrderLine(TenantScoped, Base):
         tenant_fk(["order_id"], "orders"),
         tenant_fk(["sku_id"], "skus"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("refund_held_quantity <= quantity", name="refund_within_quantity"),
     )
 
     order_id: Mapped[str] = mapped_column(String(ID_LENGTH))
@@ -78,7 +84,9 @@ class OrderLine(TenantScoped, Base):
     line_total: Mapped[int]  # fen, after this line's own adjustments
     adjustments: Mapped[list[Any]] = mapped_column(default=list)
     activity: Mapped[str] = mapped_column(String(80), default="")
-    refunded_quantity: Mapped[int] = mapped_column(default=0)
+    refunded_quantity: Mapped[int] = mapped_column(default=0)  # units refunded (succeeded)
+    # Units held by open or succeeded refunds of this line (as ``Order.refund_held``).
+    refund_held_quantity: Mapped[int] = mapped_column(default=0)
 
 
 class OrderEvent(TenantScoped, Base):

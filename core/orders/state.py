@@ -38,8 +38,7 @@ class Transition:
 
 
 # Every allowed move; anything else is refused with 409 ``order.invalid_transition``.
-# Refunds arrive with payments: the payments module moves a wholly refunded order to
-# ``refunded`` (its own hook, ``order_refunded``, comes with it).
+# The payments module moves an order whose whole paid amount was refunded to ``refunded``.
 TRANSITIONS: dict[tuple[str, str], Transition] = {
     (t.source, t.target): t
     for t in (
@@ -49,10 +48,10 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
         Transition("paid", "awaiting_pickup", "order_fulfilled", None),
         Transition("shipped", "completed", "order_completed", "completed_at"),
         Transition("awaiting_pickup", "completed", "order_completed", "completed_at"),
-        Transition("paid", "refunded", None, None),
-        Transition("awaiting_pickup", "refunded", None, None),
-        Transition("shipped", "refunded", None, None),
-        Transition("completed", "refunded", None, None),
+        Transition("paid", "refunded", "order_refunded", None),
+        Transition("awaiting_pickup", "refunded", "order_refunded", None),
+        Transition("shipped", "refunded", "order_refunded", None),
+        Transition("completed", "refunded", "order_refunded", None),
     )
 }
 # Paid orders, whose cancel needs a refund of the money first.

@@ -19,6 +19,8 @@ class StoreSettings(TenantOwned, Base):
     shipping_fee: Mapped[int] = mapped_column(default=0)  # fen, flat express fee
     free_shipping_threshold: Mapped[int | None] = mapped_column(default=None)  # fen
     auto_complete_days: Mapped[int] = mapped_column(default=7)
+    # A member may ask for a refund until this many days after the order completed.
+    after_sales_days: Mapped[int] = mapped_column(default=7)
     wechat_appid: Mapped[str] = mapped_column(String(32), default="")
     # The AppSecret, encrypted with the deployment's secret key (core.crypto); never returned.
     wechat_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)

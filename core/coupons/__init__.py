@@ -1,0 +1,1 @@
+"""The coupons engine: templates, members' coupons, and the coupon pricing stage."""
