@@ -22,17 +22,31 @@ from core.api import (
 )
 from core.cart import api as cart_api
 from core.catalog import api as catalog_api
+from core.coupons import api as coupons_api
 from core.errors import EXCEPTION_HANDLERS, problem_response
 from core.inventory import api as inventory_api
 from core.members import api as members_api
 from core.middleware import configure_logging, request_id_middleware
 from core.orders import api as orders_api
+from core.payments import api as payments_api
+from core.payments import refund_api
 from core.runtime import Runtime
 from core.settings import Settings
 from core.store import api as store_api
 from tenants import api as tenants_api
 
-DOMAINS = (tenants_api, store_api, catalog_api, inventory_api, members_api, cart_api, orders_api)
+DOMAINS = (
+    tenants_api,
+    store_api,
+    catalog_api,
+    inventory_api,
+    members_api,
+    cart_api,
+    orders_api,
+    coupons_api,
+    payments_api,
+    refund_api,
+)
 
 VERSION = "0.1.0"
 SURFACES: dict[str, tuple[str, dict[str, Any]]] = {
@@ -114,8 +128,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Litestar:
             await runtime.close()
 
     vendor = Router("/vendor/v1", route_handlers=tenants_api.VENDOR_ROUTES, guards=[vendor_guard])
+    # Provider notifications: no caller credentials (the provider's signature is checked).
+    webhooks = Router("/webhooks/{tenant_slug:str}", route_handlers=payments_api.WEBHOOK_ROUTES)
     return Litestar(
-        route_handlers=[healthz, readyz, vendor, *_surface_routers(runtime)],
+        route_handlers=[healthz, readyz, vendor, webhooks, *_surface_routers(runtime)],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware],
         lifespan=[lifespan],

@@ -65,6 +65,11 @@ class PricingLine(msgspec.Struct, kw_only=True):
     # Whether the core member-level discount applies to this line. A plugin whose activity
     # price does not stack with it sets this to False in ``load_cart_data``.
     level_discount: bool = True
+    # A plugin that keeps this line's stock itself (a flash sale's activity stock) names
+    # itself here in ``load_cart_data``: the core then neither reserves the SKU's stock when
+    # the order is placed nor releases it on a cancel or refund; the plugin does, in its
+    # ``order_before_place`` / ``order_cancelled`` / ``refund_succeeded``.
+    stock_held_by: str = ""
 
     @property
     def base_total(self) -> int:
@@ -96,6 +101,9 @@ class CartView:
     problems: list[LineProblem] = field(default_factory=list)
     # The answers of ``fulfillment_options``, set by the pipeline before the fees stage.
     fulfillment_options: list[FulfillmentOption] = field(default_factory=list)
+    # A plugin may shorten the order's payment window (a flash sale) in ``load_cart_data``;
+    # the shortest of this and the store's window applies.
+    payment_window_minutes: int | None = None
 
     @property
     def items_total(self) -> int:

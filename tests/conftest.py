@@ -28,9 +28,10 @@ from core.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from tests.fakes.wechat import FakeWeChat
+    from tests.fakes.wechatpay import FakeWeChatPay
 
 # The fake WeChat server (fixture ``fake_wechat``); every runtime's wechat_base_url is it.
-pytest_plugins = ("tests.fakes.wechat",)
+pytest_plugins = ("tests.fakes.wechat", "tests.fakes.wechatpay")
 TEST_PLUGINS = ("tests.plugins.echo.plugin",)
 VENDOR_TOKEN = "spv_test-vendor-token"
 SECRET = "test-secret-key-0123456789abcdefghijklmnop"
@@ -96,6 +97,13 @@ async def prepare_postgres() -> None:
         await conn.close()
 
 
+def free_port() -> int:
+    """A loopback port nobody listens on right now, for a server a test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def base_settings(**overrides: Any) -> Settings:
     return load_settings(
         {},
@@ -112,12 +120,20 @@ async def settings(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     fake_wechat: FakeWeChat,
+    fake_wechatpay: FakeWeChatPay,
 ) -> Settings:
+    # The server's port is fixed up front: WeChat Pay's notifications go to public_url.
+    port = free_port()
+    fakes: dict[str, Any] = {
+        "wechat_base_url": fake_wechat.url,
+        "wechatpay_base_url": fake_wechatpay.url,
+        "port": port,
+        "public_url": f"http://127.0.0.1:{port}",
+        "allow_sandbox_payments": True,
+    }
     if request.param == "sqlite":
         path = Path(tmp_path_factory.mktemp("db")) / "storeplug.db"
-        result = base_settings(
-            database_url=f"sqlite+aiosqlite:///{path}", wechat_base_url=fake_wechat.url
-        )
+        result = base_settings(database_url=f"sqlite+aiosqlite:///{path}", **fakes)
     else:
         if not _port_open(PG_SUPER_URL, 5432):
             _unavailable("PostgreSQL does not answer at " + PG_SUPER_URL)
@@ -132,7 +148,7 @@ async def settings(
             database_url=app_url,
             migration_database_url=owner_url,
             redis_url=REDIS_URL,
-            wechat_base_url=fake_wechat.url,
+            **fakes,
         )
     await asyncio.to_thread(migrate.upgrade, result)
     return result
@@ -154,7 +170,9 @@ async def server(settings: Settings) -> AsyncIterator[LiveServer]:
     """The real app behind a real uvicorn on a loopback port, in the test's event loop."""
     runtime = Runtime.build(settings)
     app = create_app(settings, runtime)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on"
+    )
     uv_server = uvicorn.Server(config)
     task = asyncio.create_task(uv_server.serve())
     while not uv_server.started:

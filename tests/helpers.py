@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,13 +111,6 @@ async def make_member(rt: Runtime, merchant: Merchant, nickname: str = "buyer") 
         member_id = member.id
     token, _ = issue_access_token(rt.settings.secret_key, merchant.id, member_id)
     return Shopper(id=member_id, token=token)
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now, for a server process a test starts."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

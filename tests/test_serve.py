@@ -11,8 +11,7 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from tests.conftest import SECRET, TEST_PLUGINS, VENDOR_TOKEN
-from tests.helpers import free_port
+from tests.conftest import SECRET, TEST_PLUGINS, VENDOR_TOKEN, free_port
 
 
 def test_serve_runs_workers(settings: Settings, backend: str) -> None:

@@ -84,6 +84,9 @@ class OrderLine(TenantScoped, Base):
     line_total: Mapped[int]  # fen, after this line's own adjustments
     adjustments: Mapped[list[Any]] = mapped_column(default=list)
     activity: Mapped[str] = mapped_column(String(80), default="")
+    # "" when the core reserved the SKU's stock; else the plugin that holds it
+    # (``PricingLine.stock_held_by``) and gives it back itself.
+    stock_held_by: Mapped[str] = mapped_column(String(40), default="")
     refunded_quantity: Mapped[int] = mapped_column(default=0)  # units refunded (succeeded)
     # Units held by open or succeeded refunds of this line (as ``Order.refund_held``).
     refund_held_quantity: Mapped[int] = mapped_column(default=0)

@@ -137,7 +137,8 @@ async def _fulfillment_data(
 async def _reserve(ctx: TenantContext, view: CartView, order_id: str) -> None:
     per_sku: dict[str, int] = defaultdict(int)
     for line in view.lines:
-        per_sku[line.sku_id] += line.quantity
+        if not line.stock_held_by:  # else the plugin holding it reserves it
+            per_sku[line.sku_id] += line.quantity
     for sku_id in sorted(per_sku):
         try:
             await inventory.reserve(ctx, sku_id, per_sku[sku_id], ref=order_id)
@@ -165,7 +166,8 @@ async def write_order(
         return
 
 
-def _order_lines(order_id: str, priced: PricedCart) -> list[OrderLine]:
+def _order_lines(order_id: str, view: CartView, priced: PricedCart) -> list[OrderLine]:
+    held_by = {line.key: line.stock_held_by for line in view.lines}
     return [
         OrderLine(
             order_id=order_id,
@@ -179,6 +181,7 @@ def _order_lines(order_id: str, priced: PricedCart) -> list[OrderLine]:
             line_total=line.total,
             adjustments=msgspec.to_builtins(line.adjustments),
             activity=line.activity,
+            stock_held_by=held_by.get(line.key, ""),
         )
         for line in priced.lines
     ]
@@ -207,7 +210,10 @@ async def place_order(ctx: TenantContext, data: s.PlaceOrderIn) -> s.OrderOut:
 
     settings = await get_settings(ctx)
     now = utcnow()
-    window = timedelta(minutes=settings.payment_window_minutes)
+    minutes = settings.payment_window_minutes
+    if view.payment_window_minutes is not None:
+        minutes = max(1, min(minutes, view.payment_window_minutes))
+    window = timedelta(minutes=minutes)
     order = Order(
         id=order_id,
         member_id=member_id,
@@ -225,7 +231,7 @@ async def place_order(ctx: TenantContext, data: s.PlaceOrderIn) -> s.OrderOut:
         updated_at=now,
     )
     await write_order(ctx, order)
-    lines = _order_lines(order_id, priced)
+    lines = _order_lines(order_id, view, priced)
     ctx.session.add_all(lines)
     ctx.session.add(
         OrderEvent(

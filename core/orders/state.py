@@ -86,7 +86,8 @@ async def _release_stock(ctx: TenantContext, order: Order) -> None:
     SKU order (the order placement reserves in, so two transactions never deadlock)."""
     per_sku: dict[str, int] = defaultdict(int)
     for line in await order_lines(ctx, order.id):
-        per_sku[line.sku_id] += line.quantity - line.refunded_quantity
+        if not line.stock_held_by:  # else the plugin holding it releases it
+            per_sku[line.sku_id] += line.quantity - line.refunded_quantity
     for sku_id in sorted(per_sku):
         if per_sku[sku_id] > 0:
             await inventory.release(ctx, sku_id, per_sku[sku_id], ref=order.id)

@@ -228,6 +228,9 @@ def upgrade() -> None:
         batch_op.create_check_constraint(
             "refund_within_quantity", "refund_held_quantity <= quantity"
         )
+        batch_op.add_column(
+            sa.Column("stock_held_by", sa.String(length=40), nullable=False, server_default="")
+        )
 
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.add_column(
@@ -262,6 +265,7 @@ def downgrade() -> None:
     with op.batch_alter_table("order_lines", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_order_lines_refund_within_quantity"), type_="check")
         batch_op.drop_column("refund_held_quantity")
+        batch_op.drop_column("stock_held_by")
 
     with op.batch_alter_table("refunds", schema=None) as batch_op:
         batch_op.drop_index("ix_refunds_tenant_status_created")
