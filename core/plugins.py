@@ -34,6 +34,7 @@ CORE_MODULES: tuple[str, ...] = (
     "core.cart.defaults",
     "core.orders.defaults",
     "core.payments.defaults",
+    "core.payments.hooks",
     "core.coupons.defaults",
 )
 # Feature plugins that ship with storeplug; a merchant switches each on or off.

@@ -5,9 +5,25 @@ jobs."""
 from __future__ import annotations
 
 from core.hookspecs import hookimpl
+from core.jobs import CronSpec, JobSpec
+from core.payments import jobs as payment_jobs
+from core.payments import refund_jobs
 from core.payments.providers import PaymentProvider
 
 
 @hookimpl
 def register_payment_providers() -> list[PaymentProvider]:
-    return []
+    providers: list[PaymentProvider] = []
+    # sandbox: core.payments.sandbox.SandboxProvider()
+    # wechatpay: core.payments.wechatpay_provider.WeChatPayProvider()
+    return providers
+
+
+@hookimpl
+def register_jobs() -> list[JobSpec]:
+    return [*payment_jobs.JOBS, *refund_jobs.JOBS]
+
+
+@hookimpl
+def register_cron() -> list[CronSpec]:
+    return [*payment_jobs.CRONS, *refund_jobs.CRONS]
