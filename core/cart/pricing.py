@@ -54,6 +54,7 @@ PROBLEM_STATUS = {
     "cart.unknown_sku": 404,
     "cart.off_shelf": 409,
     "cart.insufficient_stock": 409,
+    "coupon.unavailable": 409,
 }
 
 
@@ -270,12 +271,13 @@ def _fulfillment_problem(view: CartView) -> LineProblem | None:
 
 
 def price(ctx_hooks: TenantHooks, view: CartView) -> PricedCart:
-    """Validate and price ``view``: the stages in order, each stage's adjustments appended to
+    """Price and validate ``view``: the stages in order, each stage's adjustments appended to
     ``view.adjustments`` before the next stage is asked; the fulfillment options are asked
-    after the points stage and before the fees stage. Pricing a view again starts afresh."""
+    after the points stage and before the fees stage. Pricing a view again starts afresh.
+    The lines are validated once priced, so a check may read the prices (a chosen coupon's
+    minimum spend)."""
     view.adjustments.clear()
     view.fulfillment_options = []
-    problems = validate(ctx_hooks, view)
     keys = {line.key for line in view.lines}
     line_totals = {line.key: line.base_total for line in view.lines}
     running = view.items_total
@@ -291,6 +293,7 @@ def price(ctx_hooks: TenantHooks, view: CartView) -> PricedCart:
             running += applied.amount
             if applied.line_key is not None:
                 line_totals[applied.line_key] += applied.amount
+    problems = validate(ctx_hooks, view)
     fulfillment_problem = _fulfillment_problem(view)
     if fulfillment_problem is not None:
         problems.append(fulfillment_problem)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from msgspec import UNSET
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import require_role, require_staff
@@ -33,9 +34,16 @@ async def get_settings(ctx: TenantContext) -> StoreSettings:
 async def settings_in(session: AsyncSession, tenant_id: str) -> StoreSettings:
     row = await session.get(StoreSettings, tenant_id)
     if row is None:
-        row = StoreSettings(tenant_id=tenant_id)
-        session.add(row)
-        await session.flush()
+        # In a savepoint: two first uses at once (a new store's first two orders) both
+        # insert; the one that loses reads the winner's row instead of failing.
+        try:
+            async with session.begin_nested():
+                row = StoreSettings(tenant_id=tenant_id)
+                session.add(row)
+        except IntegrityError:
+            row = await session.get(StoreSettings, tenant_id)
+            if row is None:
+                raise
     return row
 
 
