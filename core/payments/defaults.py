@@ -9,14 +9,13 @@ from core.jobs import CronSpec, JobSpec
 from core.payments import jobs as payment_jobs
 from core.payments import refund_jobs
 from core.payments.providers import PaymentProvider
+from core.payments.sandbox import SandboxProvider
+from core.payments.wechatpay_provider import WeChatPayProvider
 
 
 @hookimpl
 def register_payment_providers() -> list[PaymentProvider]:
-    providers: list[PaymentProvider] = []
-    # sandbox: core.payments.sandbox.SandboxProvider()
-    # wechatpay: core.payments.wechatpay_provider.WeChatPayProvider()
-    return providers
+    return [SandboxProvider(), WeChatPayProvider()]
 
 
 @hookimpl
