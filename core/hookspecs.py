@@ -182,9 +182,9 @@ def payment_succeeded(ctx: TenantContext, payment: Payment, order: Order) -> Any
 @hookspec
 def refund_succeeded(ctx: TenantContext, refund: Refund, order: Order) -> Any:
     """The provider paid ``refund`` back, once per refund. ``refund.lines`` names the lines
-    and units (empty with ``refund.whole_order``); the order's refunded totals and any stock
-    are already updated. Reverse what you granted for that money (points, a team place,
-    commission). Async."""
+    and units (empty with ``refund.whole_order``, and for money given back without goods);
+    the order's refunded totals and any stock are already updated. Reverse what you granted
+    for that money (points, a team place, commission). Async."""
 
 
 # ---- membership --------------------------------------------------------------------------

@@ -267,13 +267,13 @@ async def ship(ctx: TenantContext, order_id: str, data: s.ShipIn) -> s.MerchantO
 
 async def merchant_cancel(ctx: TenantContext, order_id: str, reason: str) -> s.MerchantOrderOut:
     """Cancel an unpaid order (manager+). A paid order needs its money back first: 409
-    ``order.refund_required`` until refunds arrive with payments."""
+    ``order.refund_required``; a whole refund moves it to ``refunded``."""
     principal = ctx.principal
     require_role(principal.role if principal else "", "manager")
     order = await get_order(ctx, order_id)
     if order.status in REFUND_REQUIRED:
         raise Conflict(
-            "this order is paid: refund it instead of cancelling it",
+            "this order is paid: refund it instead (POST /orders/{id}/refunds)",
             code="order.refund_required",
         )
     await transition(ctx, order, "cancelled", actor=actor_of(principal), reason=reason)

@@ -12,9 +12,10 @@ from core.db import ID_LENGTH, Base, TenantOwned, TenantScoped, tenant_fk, utcno
 
 PAYMENT_STATES = ("pending", "succeeded", "closed")
 # requested: a member asked, the merchant has not decided; rejected: the merchant said no;
+# withdrawn: the member took the request back;
 # processing: sent (or about to be sent) to the provider; succeeded / failed: the provider's
 # final word. Requested, processing and succeeded refunds hold their amount on the order.
-REFUND_STATES = ("requested", "rejected", "processing", "succeeded", "failed")
+REFUND_STATES = ("requested", "rejected", "withdrawn", "processing", "succeeded", "failed")
 
 
 class PaymentAccount(TenantOwned, Base):

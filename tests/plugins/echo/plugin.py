@@ -28,6 +28,8 @@ from core.hookspecs import hookimpl
 from core.idempotency import HEADER, run_idempotent
 from core.jobs import JobSpec
 from core.members.models import Member
+from core.orders.models import Order
+from core.payments.models import Refund
 from core.plugins import PluginMeta
 from tests.plugins.echo.models import EchoCharge
 
@@ -238,6 +240,21 @@ async def member_registered(
 ) -> None:
     assert ctx.principal is not None and ctx.principal.id == member.id
     EVENTS.append(("member_registered", ctx.tenant_id, (member.id, source, source_ref)))
+
+
+# ---- refunds: record each refund's success and each order refunded in full -------------
+
+
+@hookimpl
+async def refund_succeeded(ctx: TenantContext, refund: Refund, order: Order) -> None:
+    assert refund.status == "succeeded" and refund.order_id == order.id
+    EVENTS.append(("refund_succeeded", ctx.tenant_id, (refund.id, order.id)))
+
+
+@hookimpl
+async def order_refunded(ctx: TenantContext, order: Order) -> None:
+    assert order.status == "refunded" and order.refunded_amount == order.paid_amount
+    EVENTS.append(("order_refunded", ctx.tenant_id, order.id))
 
 
 @hookimpl
