@@ -206,6 +206,8 @@ def demo_settings(settings: Settings) -> Settings:
         secret_key=settings.secret_key or secret_file.read_text().strip(),
         vendor_token=settings.vendor_token or "spv_" + secrets.token_urlsafe(24),
         workers=1,
+        # The demo pays with the sandbox provider: no WeChat Pay, no money.
+        allow_sandbox_payments=True,
     )
 
 

@@ -12,9 +12,15 @@ from core.auth import hash_password
 from core.catalog import products
 from core.catalog import schemas as catalog
 from core.catalog.models import Category
-from core.context import Principal
-from core.members.models import Member
+from core.context import Principal, TenantContext
+from core.coupons import admin as coupons
+from core.coupons import schemas as coupon_schemas
+from core.coupons.models import CouponTemplate
+from core.members.models import Address, Member
 from core.members.tokens import issue_access_token
+from core.payments import accounts
+from core.payments.models import PaymentAccount
+from core.payments.schemas import AccountIn
 from core.runtime import Runtime
 from core.settings import Settings
 from tenants import schemas, service
@@ -55,7 +61,51 @@ async def seed_catalog(runtime: Runtime) -> None:
                     ],
                 ),
             )
-        ctx.session.add(Member(openid=DEMO_OPENID, nickname="Demo buyer"))
+        buyer = Member(openid=DEMO_OPENID, nickname="Demo buyer")
+        ctx.session.add(buyer)
+        await ctx.session.flush()
+        ctx.session.add(
+            Address(
+                member_id=buyer.id,
+                name="Demo buyer",
+                phone="13800000000",
+                province="上海市",
+                city="上海市",
+                district="徐汇区",
+                detail="漕溪北路 1 号",
+                is_default=True,
+            )
+        )
+
+
+async def seed_checkout(runtime: Runtime) -> None:
+    """What lets the demo buyer check out and pay, added to older demo databases too: the
+    sandbox provider (it takes no money, so only a deployment that allows it offers it) and
+    a claimable 满30减5 coupon."""
+    tenant = await runtime.tenants.resolve(DEMO_SLUG)
+    async with runtime.tenant_context(tenant) as ctx:
+        owner = await ctx.session.scalar(select(StaffUser.id).where(StaffUser.role == "owner"))
+        assert owner is not None
+        ctx.principal = Principal(kind="staff", id=owner, role="owner", tenant_id=tenant.id)
+        active = await ctx.session.scalar(select(PaymentAccount).where(PaymentAccount.active))
+        if active is None and runtime.settings.allow_sandbox_payments:
+            await accounts.save_account(ctx, runtime, "sandbox", AccountIn(config={}, active=True))
+        if await ctx.session.scalar(select(CouponTemplate.id)) is None:
+            await seed_coupon(ctx)
+
+
+async def seed_coupon(ctx: TenantContext) -> None:
+    await coupons.create_template(
+        ctx,
+        coupon_schemas.TemplateIn(
+            name="满30减5",
+            kind="threshold",
+            amount=500,
+            min_spend=3000,
+            valid_days=30,
+            total_stock=1000,
+        ),
+    )
 
 
 async def demo_member_token(runtime: Runtime, tenant_id: str) -> str:
@@ -74,6 +124,7 @@ async def seed(runtime: Runtime) -> tuple[str, str]:
         tenant_id = await session.scalar(select(Tenant.id).where(Tenant.slug == DEMO_SLUG))
     assert tenant_id is not None
     await seed_catalog(runtime)
+    await seed_checkout(runtime)
     return password, await demo_member_token(runtime, tenant_id)
 
 
@@ -135,6 +186,15 @@ storeplug demo — database {settings.database_url}
 
   curl {base}/store/{DEMO_SLUG}/v1/products
   curl -H 'Authorization: Bearer <buyer token>' {base}/store/{DEMO_SLUG}/v1/cart
+
+  Check out and pay (the demo pays with the sandbox provider; no money moves):
+  B='Authorization: Bearer <buyer token>'; S={base}/store/{DEMO_SLUG}/v1
+  curl -H "$B" $S/me/addresses
+  curl -H "$B" -H 'Idempotency-Key: order-1' -H 'Content-Type: application/json' \
+       -d '{{"items": [{{"sku_id": "<sku id>", "quantity": 2}}], "fulfillment": "express",
+            "fulfillment_data": {{"address_id": "<address id>"}}}}' $S/orders
+  curl -H "$B" -H 'Idempotency-Key: pay-1' -H 'Content-Type: application/json' \
+       -d '{{}}' $S/orders/<order id>/pay
 
   curl -H 'Authorization: Bearer {settings.vendor_token}' {base}/vendor/v1/tenants
 """,

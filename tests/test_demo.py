@@ -65,18 +65,42 @@ def test_demo_serves_what_it_prints(tmp_path: Path) -> None:
             assert store.json()["branding"]["display_name"] == "Demo Coffee"
             menu = client.get("/store/demo/v1/products").json()["items"]
             assert len(menu) == 3
+            auth = {"Authorization": f"Bearer {buyer.group(1)}"}
+            sku_id = client.get(f"/store/demo/v1/products/{menu[0]['id']}").json()["skus"][0]["id"]
             cart = client.post(
-                "/store/demo/v1/cart/lines",
-                json={
-                    "sku_id": client.get(f"/store/demo/v1/products/{menu[0]['id']}").json()["skus"][
-                        0
-                    ]["id"],
-                    "quantity": 1,
-                },
-                headers={"Authorization": f"Bearer {buyer.group(1)}"},
+                "/store/demo/v1/cart/lines", json={"sku_id": sku_id, "quantity": 1}, headers=auth
             )
             assert cart.status_code == 201, cart.text
+            checkout_and_pay(client, auth, sku_id)
         assert (tmp_path / "storeplug.db").exists()
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def checkout_and_pay(client: httpx.Client, auth: dict[str, str], sku_id: str) -> None:
+    """What the demo prints under "Check out and pay": the seeded address, the seeded 满30减5
+    coupon (two cups pass 30 yuan), and the sandbox provider."""
+    address_id = client.get("/store/demo/v1/me/addresses", headers=auth).json()[0]["id"]
+    coupons = client.get("/store/demo/v1/coupons", headers=auth).json()["items"]
+    claimed = client.post(f"/store/demo/v1/coupons/{coupons[0]['id']}/claim", headers=auth)
+    assert claimed.status_code == 201, claimed.text
+    order = client.post(
+        "/store/demo/v1/orders",
+        json={
+            "items": [{"sku_id": sku_id, "quantity": 2}],
+            "fulfillment": "express",
+            "fulfillment_data": {"address_id": address_id},
+        },
+        headers={**auth, "Idempotency-Key": "order-1"},
+    )
+    assert order.status_code == 201, order.text
+    assert any(a["source"].startswith("coupon:") for a in order.json()["adjustments"])
+    paid = client.post(
+        f"/store/demo/v1/orders/{order.json()['id']}/pay",
+        json={},
+        headers={**auth, "Idempotency-Key": "pay-1"},
+    )
+    assert paid.status_code == 201, paid.text
+    assert paid.json()["status"] == "succeeded"
+    assert paid.json()["order_status"] == "paid"

@@ -29,7 +29,7 @@ from tests.helpers import Merchant, Shopper, make_member, onboard
 # ---- shared helpers ----------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)  # registered as a plugin: pluggy keeps plugins in sets
 class HookRecorder:
     """A hookimpl object that records every order hook it hears: (hook, tenant, order id)."""
 
@@ -67,6 +67,10 @@ class HookRecorder:
     @hookimpl
     async def order_completed(self, ctx: TenantContext, order: Order) -> None:
         self.calls.append(("order_completed", ctx.tenant_id, order.id))
+
+    @hookimpl
+    async def order_refunded(self, ctx: TenantContext, order: Order) -> None:
+        self.calls.append(("order_refunded", ctx.tenant_id, order.id))
 
 
 @dataclass
