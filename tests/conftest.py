@@ -17,7 +17,6 @@ from urllib.parse import urlparse
 import asyncpg
 import httpx
 import pytest
-import uvicorn
 from redis.asyncio import Redis
 
 from core import migrate
@@ -25,6 +24,7 @@ from core.app import create_app
 from core.jobs import SaqQueue
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
+from tests.fakes.loopback import serve
 
 if TYPE_CHECKING:
     from tests.fakes.wechat import FakeWeChat
@@ -169,20 +169,8 @@ class LiveServer:
 async def server(settings: Settings) -> AsyncIterator[LiveServer]:
     """The real app behind a real uvicorn on a loopback port, in the test's event loop."""
     runtime = Runtime.build(settings)
-    app = create_app(settings, runtime)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on"
-    )
-    uv_server = uvicorn.Server(config)
-    task = asyncio.create_task(uv_server.serve())
-    while not uv_server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = uv_server.servers[0].sockets[0].getsockname()[1]
-    yield LiveServer(url=f"http://127.0.0.1:{port}", runtime=runtime)
-    uv_server.should_exit = True
-    await task
+    async with serve(create_app(settings, runtime), settings.port) as url:
+        yield LiveServer(url=url, runtime=runtime)
 
 
 @pytest.fixture(scope="session")

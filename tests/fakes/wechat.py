@@ -34,7 +34,6 @@ access tokens (as when another server fetched a newer one).
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -44,9 +43,9 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-import uvicorn
 from litestar import Litestar, Request, Response, get, post
 
+from tests.fakes.loopback import serve
 from tests.helpers import Merchant, Shopper
 
 TOKEN_TTL = 7200
@@ -237,17 +236,8 @@ class FakeWeChat:
 async def fake_wechat() -> AsyncIterator[FakeWeChat]:
     """The fake WeChat server for the whole test session, on a loopback port."""
     fake = FakeWeChat()
-    config = uvicorn.Config(fake.app(), host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    fake.url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    yield fake
-    server.should_exit = True
-    await task
+    async with serve(fake.app()) as fake.url:
+        yield fake
 
 
 # ---- helpers for tests that need a signed-in member ---------------------------------------

@@ -55,10 +55,10 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
 from litestar import Litestar, Request
 
+from tests.fakes.loopback import serve
 from tests.fakes.wechatpay_routes import routes
 from tests.fakes.wechatpay_state import (
     EVENT_SUMMARIES,
@@ -316,15 +316,6 @@ class FakeWeChatPay:
 async def fake_wechatpay() -> AsyncIterator[FakeWeChatPay]:
     """The fake WeChat Pay server for the whole test session, on a loopback port."""
     fake = FakeWeChatPay()
-    config = uvicorn.Config(fake.app(), host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    fake.url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    yield fake
-    await fake.drain()
-    server.should_exit = True
-    await task
+    async with serve(fake.app()) as fake.url:
+        yield fake
+        await fake.drain()
