@@ -38,7 +38,7 @@ CORE_MODULES: tuple[str, ...] = (
     "core.coupons.defaults",
 )
 # Feature plugins that ship with storeplug; a merchant switches each on or off.
-BUILTIN_PLUGINS: tuple[str, ...] = ()
+BUILTIN_PLUGINS: tuple[str, ...] = ("plugins.flashsale.plugin",)
 
 
 class NoSettings(msgspec.Struct, frozen=True):
@@ -112,9 +112,17 @@ class TenantHooks:
 
 async def call_acting(results: Iterable[Any]) -> list[Any]:
     """Await the coroutines an acting hook returned, one after another, in order."""
+    pending = list(results)
     values = []
-    for result in results:
-        values.append(await result if inspect.isawaitable(result) else result)
+    try:
+        while pending:
+            result = pending.pop(0)
+            values.append(await result if inspect.isawaitable(result) else result)
+    finally:
+        # A hook that raised stops the rest; their coroutines were made, so close them.
+        for result in pending:
+            if inspect.iscoroutine(result):
+                result.close()
     return values
 
 

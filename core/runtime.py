@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 import core.models  # noqa: F401  (every core table is mapped before the first query)
 from core.context import Principal, TenantContext, TenantInfo
@@ -37,7 +37,12 @@ class Runtime:
     def build(cls, settings: Settings, plugins: PluginRegistry | None = None) -> Runtime:
         plugins = plugins or build_registry(settings.plugin_modules)
         db = Database(create_engine(settings.database_url))
-        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        redis: Redis | None = None
+        if settings.redis_url:
+            # A blocking pool: past its connections a burst waits for one (up to 20 s)
+            # instead of failing with MaxConnectionsError, the default pool's answer.
+            pool = BlockingConnectionPool.from_url(settings.redis_url, max_connections=100)
+            redis = Redis.from_pool(pool)
         specs: list[JobSpec] = [s for batch in plugins.pm.hook.register_jobs() for s in batch]
         crons: list[CronSpec] = [c for batch in plugins.pm.hook.register_cron() for c in batch]
         runtime = cls(

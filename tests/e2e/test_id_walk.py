@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 
 from core.runtime import Runtime
+from tests.commerce.payments_support import pay, use_sandbox
+from tests.flashsale.support import walkable_activity
 from tests.helpers import Merchant, Shopper, make_member, onboard
 
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -28,9 +30,21 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("patch", "/products/{product_id}"): {"title": "hijack"},
     ("patch", "/cart/lines/{line_id}"): {"quantity": 2},
     ("patch", "/me/addresses/{address_id}"): {"name": "hijack"},
+    ("patch", "/coupons/templates/{template_id}"): {"name": "hijack"},
+    ("post", "/coupons/templates/{template_id}/issue"): {"tag": "hijack"},
+    ("post", "/orders/{order_id}/refunds"): {"reason": "hijack"},
+    ("post", "/refunds/{refund_id}/reject"): {"reason": "hijack"},
+    ("post", "/orders/{order_id}/pay"): {},
+    ("put", "/flashsale/activities/{activity_id}"): {
+        "title": "hijack",
+        "starts_at": "2030-01-01T00:00:00Z",
+        "ends_at": "2030-01-02T00:00:00Z",
+        "items": [{"sku_id": "0" * 26, "flash_price": 1, "stock": 1}],
+    },
+    ("post", "/flashsale/{activity_id}/buy"): {"sku_id": "0" * 26},
 }
 NOT_IDS = {"name"}  # /plugins/{name}: a plugin name, not a row
-MEMBER_OWNED = {"line_id", "address_id", "order_id"}
+MEMBER_OWNED = {"line_id", "address_id", "order_id", "refund_id"}
 
 
 @dataclass
@@ -64,6 +78,11 @@ async def stock_shop(client: httpx.AsyncClient, rt: Runtime) -> Shop:
         f"{m}/staff/", json={"username": "clerk1", "role": "clerk"}, headers=auth
     )
     key = await client.post(f"{m}/api-keys/", json={"name": "ERP"}, headers=auth)
+    coupon = await client.post(
+        f"{m}/coupons/templates/",
+        json={"name": "立减", "kind": "fixed", "amount": 100, "valid_days": 7},
+        headers=auth,
+    )
     shop.ids.update(
         category_id=category["id"],
         product_id=product.json()["id"],
@@ -72,7 +91,10 @@ async def stock_shop(client: httpx.AsyncClient, rt: Runtime) -> Shop:
         level_id=level.json()["id"],
         staff_id=staff.json()["staff"]["id"],
         key_id=key.json()["api_key"]["id"],
+        template_id=coupon.json()["id"],
     )
+    await use_sandbox(client, shop.merchant)
+    shop.ids["activity_id"] = await walkable_activity(client, shop.merchant, shop.ids["sku_id"])
     s = shop.merchant.store
     for who in ("x", "y"):
         member = await make_member(rt, shop.merchant, nickname=who)
@@ -102,15 +124,43 @@ async def stock_shop(client: httpx.AsyncClient, rt: Runtime) -> Shop:
             headers={**member.auth, "Idempotency-Key": secrets.token_hex(8)},
         )
         assert order.status_code == 201, order.text
+        refund_id = await paid_and_disputed(
+            client, shop.merchant, member, shop.ids["sku_id"], address.json()["id"]
+        )
         shop.ids.update(
             {
                 f"{who}.member_id": member.id,
                 f"{who}.address_id": address.json()["id"],
                 f"{who}.line_id": line.json()["lines"][0]["id"],
                 f"{who}.order_id": order.json()["id"],
+                f"{who}.refund_id": refund_id,
             }
         )
     return shop
+
+
+async def paid_and_disputed(
+    client: httpx.AsyncClient, merchant: Merchant, member: Shopper, sku_id: str, address_id: str
+) -> str:
+    """A second order of the member's, paid, with a refund requested: its refund id."""
+    s = merchant.store
+    order = await client.post(
+        f"{s}/orders",
+        json={
+            "items": [{"sku_id": sku_id, "quantity": 1}],
+            "fulfillment_data": {"address_id": address_id},
+        },
+        headers={**member.auth, "Idempotency-Key": secrets.token_hex(8)},
+    )
+    assert order.status_code == 201, order.text
+    assert (await pay(client, merchant, member, order.json()["id"])).status_code == 201
+    refund = await client.post(
+        f"{s}/orders/{order.json()['id']}/refunds",
+        json={"reason": "wrong size"},
+        headers={**member.auth, "Idempotency-Key": secrets.token_hex(8)},
+    )
+    assert refund.status_code == 201, refund.text
+    return str(refund.json()["id"])
 
 
 def id_routes(schema: dict[str, Any], surface: str) -> list[tuple[str, str, list[str]]]:
@@ -138,6 +188,8 @@ async def call(
     client: httpx.AsyncClient, method: str, url: str, rest: str, headers: dict[str, str]
 ) -> httpx.Response:
     body = BODIES.get((method, rest))
+    if method == "post":  # money routes want a key before they look anything up
+        headers = {**headers, "Idempotency-Key": secrets.token_hex(8)}
     return await client.request(method.upper(), url, json=body, headers=headers)
 
 

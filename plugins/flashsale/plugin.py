@@ -1,0 +1,97 @@
+"""The flash sale plugin (秒杀): activities with their own stock, a Redis Lua gate that never
+oversells, per-member and per-order limits, a short payment window, and the database-only
+mode for deployments without Redis.
+
+This module is what the plugin manager registers: the metadata and every hookimpl. The work
+lives beside it: ``service`` (merchant), ``storefront`` and ``buying`` (buyers),
+``redis_stock`` (the Lua scripts), ``db_stock`` (the database's truth), ``hooks`` (cart and
+orders), ``preheat`` and ``jobs``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from core.commerce import Adjustment, CartView, CatalogView, Decoration, LineProblem, PricingLine
+from core.context import TenantContext
+from core.hookspecs import hookimpl
+from core.jobs import CronSpec, JobSpec
+from core.orders.models import Order
+from core.payments.models import Refund
+from core.plugins import PluginMeta
+from plugins.flashsale import api, hooks, jobs, storefront
+from plugins.flashsale.models import FlashActivity, FlashItem, FlashMember, FlashOrder
+from plugins.flashsale.schemas import FlashSaleSettings
+
+# The models are named here so that loading the plugin maps its tables (migrations, tests).
+__all__ = ["META", "FlashActivity", "FlashItem", "FlashMember", "FlashOrder"]
+
+META = PluginMeta(
+    name="flashsale",
+    title="Flash sale (秒杀)",
+    description="Timed sales of a few units at a flash price, with per-member limits.",
+    version="1.0.0",
+    settings=FlashSaleSettings,
+    migrations=str(Path(__file__).parent / "migrations" / "versions"),
+)
+
+
+@hookimpl
+def register_routes(surface: str) -> list[Any]:
+    return {"store": api.STORE_ROUTES, "merchant": api.MERCHANT_ROUTES}.get(surface, [])
+
+
+@hookimpl
+def register_jobs() -> list[JobSpec]:
+    return jobs.job_specs()
+
+
+@hookimpl
+def register_cron() -> list[CronSpec]:
+    return jobs.cron_specs()
+
+
+@hookimpl
+async def load_catalog_data(ctx: TenantContext, view: CatalogView) -> None:
+    await storefront.load_catalog(ctx, view)
+
+
+@hookimpl
+def catalog_decorations(view: CatalogView) -> list[Decoration]:
+    return storefront.decorations(view)
+
+
+@hookimpl
+async def load_cart_data(ctx: TenantContext, cart: CartView) -> None:
+    await hooks.load_cart_data(ctx, cart)
+
+
+@hookimpl
+def validate_cart_line(cart: CartView, line: PricingLine) -> list[LineProblem]:
+    return hooks.validate_cart_line(cart, line)
+
+
+@hookimpl
+def price_adjustments(stage: str, cart: CartView) -> list[Adjustment]:
+    return hooks.price_adjustments(stage, cart)
+
+
+@hookimpl
+async def order_before_place(ctx: TenantContext, cart: CartView, order: Order) -> None:
+    await hooks.order_before_place(ctx, cart, order)
+
+
+@hookimpl
+async def order_cancelled(ctx: TenantContext, order: Order, reason: str) -> None:
+    await hooks.order_cancelled(ctx, order, reason)
+
+
+@hookimpl
+async def order_paid(ctx: TenantContext, order: Order) -> None:
+    await hooks.order_paid(ctx, order)
+
+
+@hookimpl
+async def refund_succeeded(ctx: TenantContext, refund: Refund, order: Order) -> None:
+    await hooks.refund_succeeded(ctx, refund, order)
