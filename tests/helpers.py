@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,3 +124,26 @@ def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert body["code"] == code, body
     assert body["status"] == status, body
     return body
+
+
+async def eventually(
+    check: Callable[[], Any], within_s: float = 15.0, what: str = "a condition"
+) -> Any:
+    """Poll ``check`` (sync or async) until it holds: it returns something other than False
+    and raises no AssertionError. For what a job or a notification does elsewhere; the time
+    is generous because CI machines are slow. Returns what ``check`` returned."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while True:
+        try:
+            result = check()
+            if inspect.isawaitable(result):
+                result = await result
+            if result is not False:
+                return result
+            failure: AssertionError | None = None
+        except AssertionError as exc:
+            failure = exc
+        if loop.time() >= deadline:
+            raise AssertionError(f"timed out waiting for {what}") from failure
+        await asyncio.sleep(0.02)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -61,18 +60,6 @@ async def pay(
 
 
 # ---- further helpers of the payments tests --------------------------------------------------
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout_s: float = 15.0, what: str = "a condition"
-) -> None:
-    """Poll ``check`` until it holds (a job's or a notification's effect)."""
-    try:
-        async with asyncio.timeout(timeout_s):
-            while not await check():  # noqa: ASYNC110 - polling what a job did
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        raise AssertionError(f"timed out waiting for {what}") from None
 
 
 @dataclass(eq=False)  # hashed by identity, as pluggy keeps plugins in sets

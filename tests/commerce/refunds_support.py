@@ -16,8 +16,8 @@ from core.orders.models import Order, OrderLine
 from core.payments.models import Refund
 from core.runtime import Runtime
 from tests.commerce.orders_support import Shop, make_address, place
-from tests.commerce.payments_support import eventually, pay, use_sandbox
-from tests.helpers import Merchant, Shopper
+from tests.commerce.payments_support import pay, use_sandbox
+from tests.helpers import Merchant, Shopper, eventually
 from tests.plugins.echo import plugin as echo
 
 

@@ -18,11 +18,10 @@ from tests.commerce.orders_support import Shop, insert_order, make_sku
 from tests.commerce.payments_support import (
     age_payment,
     drain,
-    eventually,
     payment_row,
 )
 from tests.commerce.test_payments import pending_payment, sandbox_shop
-from tests.helpers import Merchant
+from tests.helpers import Merchant, eventually
 
 
 async def open_payment(

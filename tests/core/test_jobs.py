@@ -8,7 +8,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -24,6 +24,7 @@ from core.jobs import (
     UnknownJobError,
     build_queue,
 )
+from tests.helpers import eventually
 
 # SAQ 0.26 calls redis-py's deprecated setex; not ours to fix.
 
@@ -96,13 +97,6 @@ async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
             await client.aclose()
 
 
-async def eventually(cond: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    """Poll until cond() holds; the timeout is generous because CI machines are slow."""
-    async with asyncio.timeout(timeout_s):
-        while not cond():  # noqa: ASYNC110 - polling what a job did is the point here
-            await asyncio.sleep(0.02)
-
-
 async def test_job_gets_kwargs_and_context(harness: Harness) -> None:
     seen: list[tuple[Any, dict[str, Any]]] = []
 
@@ -140,9 +134,13 @@ def caplog(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixtur
     """pytest's caplog, also attached to our logger: once an app has configured logging,
     ``storeplug`` no longer propagates to the root logger that caplog listens on."""
     logger = logging.getLogger("storeplug.jobs")
-    logger.addHandler(caplog.handler)
+    # Attached only when the records do not reach the root already (else each shows twice).
+    attach = not logging.getLogger("storeplug").propagate
+    if attach:
+        logger.addHandler(caplog.handler)
     yield caplog
-    logger.removeHandler(caplog.handler)
+    if attach:
+        logger.removeHandler(caplog.handler)
 
 
 async def test_failing_job_is_retried(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:

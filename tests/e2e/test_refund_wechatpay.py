@@ -20,7 +20,6 @@ from core.payments.refund_jobs import reconcile
 from core.payments.refunds import apply_refund_result
 from core.runtime import Runtime
 from tests.commerce.orders_support import order_row, stock_of
-from tests.commerce.payments_support import eventually
 from tests.commerce.refunds_support import (
     ask_refund,
     hook_events,
@@ -31,7 +30,7 @@ from tests.commerce.refunds_support import (
 from tests.e2e.test_wechatpay import Store, open_store, opened_payment
 from tests.fakes.wechat import FakeWeChat
 from tests.fakes.wechatpay import FakeWeChatPay
-from tests.helpers import enable
+from tests.helpers import enable, eventually
 
 REFUNDS_API = "/v3/refund/domestic/refunds"
 REASON = {"reason": "少发了一件"}

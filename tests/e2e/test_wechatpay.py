@@ -30,7 +30,6 @@ from tests.commerce.payments_support import (
     activate_provider,
     age_payment,
     drain,
-    eventually,
     listening,
     member_total_paid,
     pay,
@@ -39,7 +38,7 @@ from tests.commerce.payments_support import (
 )
 from tests.fakes.wechat import FakeWeChat, WxMember, connect_store, wx_login
 from tests.fakes.wechatpay import FakeMerchant, FakeWeChatPay
-from tests.helpers import VENDOR, Merchant, onboard
+from tests.helpers import VENDOR, Merchant, eventually, onboard
 
 
 @dataclass

@@ -7,7 +7,6 @@ import asyncio
 import json
 import secrets
 import sys
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -221,21 +220,6 @@ async def flush_keys(rt: Runtime, merchant: Merchant, activity_id: str) -> None:
     assert rt.redis is not None
     keys = keys_for(merchant.id, activity_id)
     await rt.redis.delete(*keys.state)
-
-
-async def eventually(
-    check: Callable[[], Awaitable[T]], within_s: float = 10.0, interval: float = 0.05
-) -> T:
-    """Poll ``check`` until it returns without an AssertionError (jobs run elsewhere)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within_s
-    while True:
-        try:
-            return await check()
-        except AssertionError:
-            if loop.time() >= deadline:
-                raise
-        await asyncio.sleep(interval)
 
 
 @dataclass

@@ -26,14 +26,13 @@ from tests.flashsale.support import (
     buy,
     buyers,
     create_activity,
-    eventually,
     flash_store,
     flush_keys,
     redis_view,
     sale,
     truth,
 )
-from tests.helpers import Merchant, problem
+from tests.helpers import Merchant, eventually, problem
 
 
 async def _overdue(rt: Runtime, merchant: Merchant, order_id: str) -> None:
