@@ -38,7 +38,10 @@ CORE_MODULES: tuple[str, ...] = (
     "core.coupons.defaults",
 )
 # Feature plugins that ship with storeplug; a merchant switches each on or off.
-BUILTIN_PLUGINS: tuple[str, ...] = ("plugins.flashsale.plugin",)
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "plugins.flashsale.plugin",
+    "plugins.points.plugin",
+)
 
 
 class NoSettings(msgspec.Struct, frozen=True):

@@ -1,0 +1,147 @@
+"""The points jobs. Each is idempotent: it looks at the lots before it acts.
+
+- ``points.expire(tenant_id)``: every lot of the tenant whose expiry has come loses what is
+  left of it, one ``expire`` entry per member, under the member's lock (so an expiry and a
+  redemption never both take the same points); and every lot expiring within the notice
+  window that was not announced yet enqueues one ``points.expiring_notice``.
+- ``points.expiring_notice(tenant_id, member_id, points, expires_at)``: the "expiring soon"
+  notice. Storeplug has no message channel yet, so it is logged; a channel plugs in here.
+- ``points.sweep``: hourly, ``points.expire`` for every tenant with the plugin on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from core.context import Principal, TenantContext, TenantInfo
+from core.db import utcnow
+from core.jobs import CronSpec, JobSpec
+from core.orders.jobs import tenant_info
+from core.runtime import Runtime
+from plugins.points import ledger
+from plugins.points.models import PointsLot
+from tenants.models import Tenant
+
+log = logging.getLogger("storeplug.points")
+EXPIRE_JOB = "points.expire"
+NOTICE_JOB = "points.expiring_notice"
+SWEEP_JOB = "points.sweep"
+
+
+def _principal(tenant: TenantInfo, job: str) -> Principal:
+    return Principal(kind="job", id=job, tenant_id=tenant.id)
+
+
+async def expire_job(rt: Runtime, tenant_id: str) -> int:
+    """Expire the tenant's due lots; the number of points expired."""
+    tenant = await tenant_info(rt, tenant_id)
+    if tenant is None or ledger.PLUGIN not in tenant.enabled_plugins:
+        return 0
+    expired = 0
+    async with rt.tenant_context(tenant, _principal(tenant, EXPIRE_JOB)) as ctx:
+        now = utcnow()
+        due = select(PointsLot.member_id).where(
+            PointsLot.status == "active", PointsLot.remaining > 0, PointsLot.expires_at <= now
+        )
+        members = sorted(set((await ctx.session.scalars(due)).all()))
+        for member_id in members:  # in id order, so two runs never deadlock
+            await ledger.lock(ctx, member_id)
+            lots = (
+                await ctx.session.scalars(
+                    select(PointsLot).where(
+                        PointsLot.member_id == member_id,
+                        PointsLot.status == "active",
+                        PointsLot.remaining > 0,
+                        PointsLot.expires_at <= now,
+                    )
+                )
+            ).all()
+            points = sum(lot.remaining for lot in lots)
+            for lot in lots:
+                lot.remaining = 0
+            if points:
+                expired += points
+                await ledger.record(
+                    ctx,
+                    member_id,
+                    "expire",
+                    -points,
+                    ref_type="expiry",
+                    ref_id=now.date().isoformat(),
+                    reason=f"{len(lots)} lot(s) expired",
+                )
+        await _announce(ctx)
+    return expired
+
+
+async def _announce(ctx: TenantContext) -> None:
+    """Enqueue one "expiring soon" notice per member for the lots not yet announced."""
+    tenant = ctx.tenant
+    soon = utcnow() + timedelta(days=ledger.settings_of(tenant).notice_days)
+    lots = (
+        await ctx.session.scalars(
+            select(PointsLot).where(
+                PointsLot.status == "active",
+                PointsLot.remaining > 0,
+                PointsLot.expires_at > utcnow(),
+                PointsLot.expires_at <= soon,
+                PointsLot.noticed_at.is_(None),
+            )
+        )
+    ).all()
+    per_member: dict[str, list[PointsLot]] = defaultdict(list)
+    for lot in lots:
+        lot.noticed_at = utcnow()
+        per_member[lot.member_id].append(lot)
+    for member_id, member_lots in per_member.items():
+        first = min(lot.expires_at for lot in member_lots if lot.expires_at is not None)
+        await ctx.jobs.enqueue(
+            NOTICE_JOB,
+            key=f"{NOTICE_JOB}:{tenant.id}:{member_lots[0].id}",
+            tenant_id=tenant.id,
+            member_id=member_id,
+            points=sum(lot.remaining for lot in member_lots),
+            expires_at=first.isoformat(),
+        )
+
+
+async def notice_job(
+    rt: Runtime, tenant_id: str, member_id: str, points: int, expires_at: str
+) -> bool:
+    log.info(
+        "points: %s points of member %s (tenant %s) expire at %s",
+        points,
+        member_id,
+        tenant_id,
+        expires_at,
+    )
+    return True
+
+
+async def sweep(rt: Runtime) -> int:
+    """Cron: expire due lots tenant by tenant (RLS stays on)."""
+    async with rt.db.read_session() as session:
+        tenant_ids = list((await session.scalars(select(Tenant.id).order_by(Tenant.id))).all())
+    expired = 0
+    for tenant_id in tenant_ids:
+        try:
+            expired += await expire_job(rt, tenant_id)
+        except Exception:
+            log.exception("points sweep: tenant %s failed", tenant_id)
+    return expired
+
+
+def job_specs() -> list[JobSpec]:
+    return [
+        JobSpec(name=EXPIRE_JOB, function=expire_job),
+        JobSpec(name=NOTICE_JOB, function=notice_job),
+        JobSpec(name=SWEEP_JOB, function=sweep, retries=0, timeout_s=600),
+    ]
+
+
+def cron_specs() -> list[CronSpec]:
+    return [CronSpec(job=SWEEP_JOB, cron="7 * * * *")]
