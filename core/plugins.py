@@ -41,6 +41,7 @@ CORE_MODULES: tuple[str, ...] = (
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.flashsale.plugin",
     "plugins.points.plugin",
+    "plugins.pickup.plugin",
 )
 
 

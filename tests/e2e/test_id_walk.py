@@ -17,6 +17,8 @@ from core.runtime import Runtime
 from tests.commerce.payments_support import pay, use_sandbox
 from tests.flashsale.support import walkable_activity
 from tests.helpers import Merchant, Shopper, make_member, onboard
+from tests.pickup.support import point_body, walkable_point
+from tests.points.support import walkable_catalog_item
 
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("patch", "/categories/{category_id}"): {"name": "hijack"},
@@ -42,6 +44,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "items": [{"sku_id": "0" * 26, "flash_price": 1, "stock": 1}],
     },
     ("post", "/flashsale/{activity_id}/buy"): {"sku_id": "0" * 26},
+    ("put", "/pickup/points/{point_id}"): point_body("hijack", 22.5, 113.9),
+    ("post", "/pickup/points/{point_id}/verify"): {"code": "12345678"},
+    ("post", "/points/members/{member_id}/adjustments"): {"points": 1, "reason": "hijack"},
 }
 NOT_IDS = {"name"}  # /plugins/{name}: a plugin name, not a row
 MEMBER_OWNED = {"line_id", "address_id", "order_id", "refund_id"}
@@ -95,6 +100,10 @@ async def stock_shop(client: httpx.AsyncClient, rt: Runtime) -> Shop:
     )
     await use_sandbox(client, shop.merchant)
     shop.ids["activity_id"] = await walkable_activity(client, shop.merchant, shop.ids["sku_id"])
+    shop.ids["point_id"] = await walkable_point(client, shop.merchant)
+    shop.ids["item_id"] = await walkable_catalog_item(
+        client, shop.merchant, shop.ids["template_id"]
+    )
     s = shop.merchant.store
     for who in ("x", "y"):
         member = await make_member(rt, shop.merchant, nickname=who)

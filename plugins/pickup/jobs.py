@@ -1,0 +1,127 @@
+"""The pickup plugin's jobs. Each checks the state before it acts, so a second run is harmless.
+
+- ``pickup.notify(tenant_id, pickup_id, kind)``: the pickup-ready notice (``kind="ready"``,
+  queued when the code is issued) and the unclaimed reminder (``"reminder"``). The core has
+  no message sender yet, so the notice is recorded on the pickup order and logged; a sender
+  plugs in here.
+- ``pickup.sweep``: hourly, for every tenant with the plugin on: open codes older than
+  ``remind_after_days`` get their reminder queued; older than ``expire_after_days`` the order
+  is refunded in full when ``unclaimed_action`` is ``refund`` (``keep`` leaves it waiting).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from core.context import Principal, TenantInfo
+from core.db import utcnow
+from core.jobs import CronSpec, JobSpec
+from core.orders.jobs import tenant_info
+from core.orders.models import Order
+from core.payments.refunds import refund_order
+from core.runtime import Runtime
+from plugins.pickup.codes import NOTIFY_JOB, notify_key
+from plugins.pickup.models import PickupOrder
+from plugins.pickup.service import PLUGIN, settings_of
+from tenants.models import Tenant
+
+log = logging.getLogger("storeplug.pickup")
+SWEEP_JOB = "pickup.sweep"
+KINDS = {"ready": "ready_notified_at", "reminder": "reminded_at"}
+
+
+def _principal(tenant: TenantInfo, job: str) -> Principal:
+    return Principal(kind="job", id=job, tenant_id=tenant.id)
+
+
+async def _tenant(rt: Runtime, tenant_id: str) -> TenantInfo | None:
+    tenant = await tenant_info(rt, tenant_id)
+    return tenant if tenant is not None and PLUGIN in tenant.enabled_plugins else None
+
+
+async def notify(rt: Runtime, tenant_id: str, pickup_id: str, kind: str) -> bool:
+    column = KINDS.get(kind)
+    tenant = await _tenant(rt, tenant_id)
+    if column is None or tenant is None:
+        return False
+    async with rt.tenant_context(tenant, _principal(tenant, NOTIFY_JOB)) as ctx:
+        pickup = await ctx.session.get(PickupOrder, (tenant_id, pickup_id))
+        if pickup is None or pickup.status != "open" or getattr(pickup, column) is not None:
+            return False
+        setattr(pickup, column, utcnow())
+        log.info("pickup: %s notice for order %s of %s", kind, pickup.order_id, tenant_id)
+    return True
+
+
+async def _expire(rt: Runtime, tenant: TenantInfo, pickup_id: str) -> bool:
+    async with rt.tenant_context(tenant, _principal(tenant, SWEEP_JOB)) as ctx:
+        pickup = await ctx.session.get(PickupOrder, (tenant.id, pickup_id))
+        if pickup is None or pickup.status != "open":
+            return False
+        order = await ctx.session.get(Order, (tenant.id, pickup.order_id))
+        if order is None or order.status != "awaiting_pickup":
+            return False
+        # The refund's success moves the order to refunded; order_refunded closes the code.
+        await refund_order(ctx, order, reason="unclaimed pickup", actor=f"job:{SWEEP_JOB}")
+    return True
+
+
+async def sweep_tenant(rt: Runtime, tenant: TenantInfo) -> int:
+    """Reminders and expiries due in one tenant; how many it acted on."""
+    settings = settings_of(tenant)
+    now = utcnow()
+    remind_before = now - timedelta(days=settings.remind_after_days)
+    expire_before = now - timedelta(days=settings.expire_after_days)
+    async with rt.db.read_session() as session:
+        await rt.db.enter_tenant(session, tenant.id)
+        due = (
+            await session.execute(
+                select(PickupOrder.id, PickupOrder.issued_at, PickupOrder.reminded_at).where(
+                    PickupOrder.status == "open", PickupOrder.issued_at <= remind_before
+                )
+            )
+        ).all()
+    acted = 0
+    for pickup_id, issued_at, reminded_at in due:
+        try:
+            expired = issued_at is not None and issued_at <= expire_before
+            if settings.unclaimed_action == "refund" and expired:
+                acted += await _expire(rt, tenant, pickup_id)
+            elif reminded_at is None:
+                await rt.jobs.enqueue(
+                    NOTIFY_JOB,
+                    key=notify_key(tenant.id, pickup_id, "reminder"),
+                    tenant_id=tenant.id,
+                    pickup_id=pickup_id,
+                    kind="reminder",
+                )
+                acted += 1
+        except Exception:
+            log.exception("pickup sweep: %s of %s failed", pickup_id, tenant.id)
+    return acted
+
+
+async def sweep(rt: Runtime) -> int:
+    """Cron: every tenant with the plugin on, one after another (RLS stays on)."""
+    async with rt.db.read_session() as session:
+        tenant_ids = list((await session.scalars(select(Tenant.id).order_by(Tenant.id))).all())
+    acted = 0
+    for tenant_id in tenant_ids:
+        tenant = await _tenant(rt, tenant_id)
+        if tenant is not None:
+            acted += await sweep_tenant(rt, tenant)
+    return acted
+
+
+def job_specs() -> list[JobSpec]:
+    return [
+        JobSpec(name=NOTIFY_JOB, function=notify),
+        JobSpec(name=SWEEP_JOB, function=sweep, retries=0, timeout_s=300),
+    ]
+
+
+def cron_specs() -> list[CronSpec]:
+    return [CronSpec(job=SWEEP_JOB, cron="17 * * * *")]
