@@ -147,3 +147,34 @@ async def eventually(
         if loop.time() >= deadline:
             raise AssertionError(f"timed out waiting for {what}") from failure
         await asyncio.sleep(0.02)
+
+
+@dataclass
+class Staff:
+    id: str
+    auth: dict[str, str]  # the Authorization header of their signed-in session
+
+
+async def new_staff(client: httpx.AsyncClient, merchant: Merchant, role: str = "clerk") -> Staff:
+    """A new staff member of ``role`` (clerk, manager), signed in."""
+    username = f"{role}-{secrets.token_hex(3)}"
+    made = await client.post(
+        f"{merchant.merchant}/staff/",
+        headers=merchant.auth,
+        json={"username": username, "role": role},
+    )
+    assert made.status_code == 201, made.text
+    login = await client.post(
+        f"{merchant.merchant}/auth/login",
+        json={"username": username, "password": made.json()["initial_password"]},
+    )
+    assert login.status_code == 200, login.text
+    return Staff(
+        id=made.json()["staff"]["id"],
+        auth={"Authorization": f"Bearer {login.json()['token']}"},
+    )
+
+
+async def staff_auth(client: httpx.AsyncClient, merchant: Merchant, role: str) -> dict[str, str]:
+    """The Authorization header of a new, signed-in staff member of ``role``."""
+    return (await new_staff(client, merchant, role)).auth

@@ -23,21 +23,6 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def staff_auth(client: httpx.AsyncClient, m: Merchant, role: str) -> dict[str, str]:
-    """A signed-in staff member of ``role`` (clerk, manager)."""
-    username = f"{role}-{secrets.token_hex(3)}"
-    made = await client.post(
-        f"{m.merchant}/staff", headers=m.auth, json={"username": username, "role": role}
-    )
-    assert made.status_code == 201, made.text
-    login = await client.post(
-        f"{m.merchant}/auth/login",
-        json={"username": username, "password": made.json()["initial_password"]},
-    )
-    assert login.status_code == 200, login.text
-    return bearer(login.json()["token"])
-
-
 def body(kind: str = "fixed", **fields: Any) -> dict[str, Any]:
     """A valid template body of ``kind`` (30 days after the claim), changed by ``fields``."""
     defaults: dict[str, dict[str, Any]] = {

@@ -132,20 +132,3 @@ async def refunds_of(rt: Runtime, merchant: Merchant, order_id: str) -> list[Ref
 def hook_events(kind: str, tenant_id: str) -> list[Any]:
     """What the echo plugin's ``refund_succeeded`` / ``order_refunded`` heard for a tenant."""
     return [ref for event, tenant, ref in echo.EVENTS if event == kind and tenant == tenant_id]
-
-
-async def staff_auth(client: httpx.AsyncClient, merchant: Merchant, role: str) -> dict[str, str]:
-    """A new staff member of ``role``, signed in: their Authorization header."""
-    username = f"{role}-{secrets.token_hex(3)}"
-    made = await client.post(
-        f"{merchant.merchant}/staff/",
-        headers=merchant.auth,
-        json={"username": username, "role": role},
-    )
-    assert made.status_code == 201, made.text
-    login = await client.post(
-        f"{merchant.merchant}/auth/login",
-        json={"username": username, "password": made.json()["initial_password"]},
-    )
-    assert login.status_code == 200, login.text
-    return {"Authorization": f"Bearer {login.json()['token']}"}

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import Merchant, onboard
+from tests.helpers import Merchant, onboard, staff_auth
 from tests.helpers import problem as assert_problem
 
 PROBLEM = "application/problem+json"
@@ -47,19 +47,6 @@ async def create_category(
     assert response.status_code == 201, response.text
     category_id: str = response.json()["id"]
     return category_id
-
-
-async def staff_headers(client: httpx.AsyncClient, m: Merchant, role: str) -> dict[str, str]:
-    made = await client.post(
-        f"{m.merchant}/staff/", json={"username": f"{role}-1", "role": role}, headers=m.auth
-    )
-    assert made.status_code == 201, made.text
-    login = await client.post(
-        f"{m.merchant}/auth/login",
-        json={"username": f"{role}-1", "password": made.json()["initial_password"]},
-    )
-    assert login.status_code == 200, login.text
-    return {"Authorization": f"Bearer {login.json()['token']}"}
 
 
 async def walk(client: httpx.AsyncClient, url: str, limit: int = 2, **params: Any) -> list[str]:
@@ -128,7 +115,7 @@ async def test_category_tree_crud(client: httpx.AsyncClient) -> None:
     gone = await client.get(f"{url}/{drinks}", headers=m.auth)
     assert_problem(gone, 404, "catalog.category_not_found")
 
-    clerk = await staff_headers(client, m, "clerk")
+    clerk = await staff_auth(client, m, "clerk")
     assert (await client.get(url, headers=clerk)).status_code == 200
     denied = await client.post(url, json={"name": "x"}, headers=clerk)
     assert_problem(denied, 403, "auth.role_required")
@@ -274,7 +261,7 @@ async def test_product_conflicts(client: httpx.AsyncClient) -> None:
         if response.status_code == 409:
             assert_problem(response, 409, "catalog.barcode_taken")
 
-    clerk = await staff_headers(client, m, "clerk")
+    clerk = await staff_auth(client, m, "clerk")
     assert (await client.get(url, headers=clerk)).status_code == 200
     denied = await client.post(url, json={"title": "x", "skus": [sku()]}, headers=clerk)
     assert_problem(denied, 403, "auth.role_required")

@@ -17,11 +17,10 @@ from tests.commerce.coupons_support import (
     body,
     claim,
     make_template,
-    staff_auth,
     template_row,
 )
 from tests.commerce.orders_support import make_sku, new_shop
-from tests.helpers import make_member, problem
+from tests.helpers import make_member, problem, staff_auth
 
 PAST = "2020-01-01T00:00:00Z"
 LATER = "2031-01-01T00:00:00Z"

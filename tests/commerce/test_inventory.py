@@ -16,8 +16,8 @@ from core.idempotency import HEADER
 from core.inventory.models import StockMovement
 from core.inventory.service import InsufficientStock, reserve
 from core.runtime import Runtime
-from tests.commerce.test_catalog import create_product, fields, sku, staff_headers
-from tests.helpers import Merchant, onboard
+from tests.commerce.test_catalog import create_product, fields, sku
+from tests.helpers import Merchant, onboard, staff_auth
 from tests.helpers import problem as assert_problem
 
 
@@ -78,7 +78,7 @@ async def test_set_adjust_and_the_ledger(client: httpx.AsyncClient) -> None:
     assert [r["id"] for r in rest.json()["items"]] == [rows[2]["id"]]
     assert rest.json()["next_cursor"] is None
 
-    clerk = await staff_headers(client, m, "clerk")
+    clerk = await staff_auth(client, m, "clerk")
     assert (await client.get(f"{url}/movements", headers=clerk)).status_code == 200
     denied = await client.put(f"{url}/stock", json={"stock": 1}, headers=clerk)
     assert_problem(denied, 403, "auth.role_required")
@@ -191,7 +191,7 @@ async def test_sync_applies_once(client: httpx.AsyncClient) -> None:
     other = {"mode": "delta", "lines": [{"sku_id": a, "quantity": 1}]}
     assert_problem(await sync(client, m, other, "erp-batch-2"), 422, "idempotency.key_reused")
     assert_problem(await sync(client, m, other, None), 400, "idempotency.key_required")
-    clerk = await staff_headers(client, m, "clerk")
+    clerk = await staff_auth(client, m, "clerk")
     denied = await client.post(
         f"{m.merchant}/inventory/sync", json=other, headers={**clerk, HEADER: "k"}
     )

@@ -16,9 +16,8 @@ from core.members.models import Member
 from core.members.service import record_paid
 from core.orders.models import Order
 from core.runtime import Runtime
-from tests.commerce.test_store_settings import staff_token
 from tests.fakes.wechat import FakeWeChat, connect_store, wx_login
-from tests.helpers import Merchant, enable, make_member, onboard, problem
+from tests.helpers import Merchant, enable, make_member, onboard, problem, staff_auth
 
 
 async def add_level(
@@ -106,7 +105,7 @@ async def test_levels_record_paid_and_benefits(
     )
     assert sorted(r.status_code for r in raced) == [201, 409, 409, 409], [r.text for r in raced]
 
-    clerk = await staff_token(client, m, "clerk")
+    clerk = await staff_auth(client, m, "clerk")
     assert (await client.get(url, headers=clerk)).status_code == 200
     denied = await client.post(url, json={"name": "C", "threshold": 1}, headers=clerk)
     problem(denied, 403, "auth.role_required")
@@ -209,6 +208,6 @@ async def test_search_detail_and_tags(client: httpx.AsyncClient, rt: Runtime) ->
     problem(await client.get(f"{url}/{stranger.id}", headers=m.auth), 404, "member.not_found")
     assert stranger.id not in (await client.get(url, headers=m.auth)).text
 
-    clerk = await staff_token(client, m, "clerk")
+    clerk = await staff_auth(client, m, "clerk")
     problem(await client.get(url, headers=clerk), 403, "auth.role_required")
     problem(await client.get(f"{url}/{alice}", headers=clerk), 403, "auth.role_required")

@@ -24,9 +24,9 @@ from core.payments.sandbox import SandboxConfig, SandboxProvider
 from core.plugins import build_registry
 from core.runtime import Runtime
 from tests.commerce.payments_support import activate_provider, use_sandbox, wechatpay_config
-from tests.commerce.test_store_settings import bearer, staff_token
+from tests.commerce.test_store_settings import bearer
 from tests.conftest import SECRET
-from tests.helpers import Merchant, onboard, problem
+from tests.helpers import Merchant, onboard, problem, staff_auth
 
 URL = "/payments/accounts"
 SECRETS = ("merchant_private_key", "apiv3_key")
@@ -278,8 +278,8 @@ async def test_roles_and_other_stores(client: httpx.AsyncClient) -> None:
     m = await onboard(client)
     other = await onboard(client)
     config = wechatpay_config()
-    manager = await staff_token(client, m, "manager")
-    clerk = await staff_token(client, m, "clerk")
+    manager = await staff_auth(client, m, "manager")
+    clerk = await staff_auth(client, m, "clerk")
     key = await client.post(
         f"{m.merchant}/api-keys", headers=m.auth, json={"name": "erp", "role": "manager"}
     )

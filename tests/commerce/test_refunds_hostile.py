@@ -16,9 +16,8 @@ from tests.commerce.refunds_support import (
     order_and_lines,
     paid_order,
     refund_directly,
-    staff_auth,
 )
-from tests.helpers import make_member, problem
+from tests.helpers import make_member, problem, staff_auth
 
 REASON = {"reason": "尺码不合适"}
 

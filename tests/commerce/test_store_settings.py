@@ -13,27 +13,13 @@ from core.crypto import decrypt, fingerprint
 from core.runtime import Runtime
 from core.store.models import StoreSettings
 from tests.conftest import SECRET
-from tests.helpers import Merchant, onboard
+from tests.helpers import Merchant, onboard, staff_auth
 
 URL = "/settings/store"
 
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-async def staff_token(client: httpx.AsyncClient, m: Merchant, role: str) -> dict[str, str]:
-    username = f"{role}-{secrets.token_hex(3)}"
-    made = await client.post(
-        f"{m.merchant}/staff", headers=m.auth, json={"username": username, "role": role}
-    )
-    assert made.status_code == 201, made.text
-    login = await client.post(
-        f"{m.merchant}/auth/login",
-        json={"username": username, "password": made.json()["initial_password"]},
-    )
-    assert login.status_code == 200, login.text
-    return bearer(login.json()["token"])
 
 
 async def put(
@@ -175,8 +161,8 @@ async def test_new_appid_needs_its_secret(client: httpx.AsyncClient) -> None:
 
 async def test_roles(client: httpx.AsyncClient) -> None:
     m = await onboard(client)
-    manager = await staff_token(client, m, "manager")
-    clerk = await staff_token(client, m, "clerk")
+    manager = await staff_auth(client, m, "manager")
+    clerk = await staff_auth(client, m, "clerk")
     key = await client.post(
         f"{m.merchant}/api-keys", headers=m.auth, json={"name": "erp", "role": "manager"}
     )

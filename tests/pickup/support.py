@@ -3,8 +3,6 @@ merchant API, pickup orders placed and paid over the store API."""
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,18 +14,12 @@ from core.runtime import Runtime
 from plugins.pickup.models import PickupOrder
 from tests.commerce.orders_support import place
 from tests.commerce.payments_support import pay
-from tests.helpers import VENDOR, Merchant, Shopper, enable, ensure_plan, onboard
+from tests.helpers import VENDOR, Merchant, Shopper, Staff, enable, ensure_plan, onboard
 
 PLAN = "test-pickup"
 OPEN_ALL_DAY = [[["00:00", "24:00"]] for _ in range(7)]
 # Shenzhen Nanshan, and a point about 1.1 km east and one about 11 km north of it.
 HERE = (22.5400, 113.9500)
-
-
-@dataclass
-class Staff:
-    id: str
-    auth: dict[str, str]
 
 
 async def pickup_store(client: httpx.AsyncClient, **settings: Any) -> Merchant:
@@ -36,25 +28,6 @@ async def pickup_store(client: httpx.AsyncClient, **settings: Any) -> Merchant:
     response = await enable(client, merchant, "pickup", settings)
     assert response.status_code == 200, response.text
     return merchant
-
-
-async def new_staff(client: httpx.AsyncClient, merchant: Merchant, role: str = "clerk") -> Staff:
-    username = f"{role}-{secrets.token_hex(3)}"
-    made = await client.post(
-        f"{merchant.merchant}/staff/",
-        headers=merchant.auth,
-        json={"username": username, "role": role},
-    )
-    assert made.status_code == 201, made.text
-    login = await client.post(
-        f"{merchant.merchant}/auth/login",
-        json={"username": username, "password": made.json()["initial_password"]},
-    )
-    assert login.status_code == 200, login.text
-    return Staff(
-        id=made.json()["staff"]["id"],
-        auth={"Authorization": f"Bearer {login.json()['token']}"},
-    )
 
 
 def point_body(name: str, lat: float, lng: float, **extra: Any) -> dict[str, Any]:

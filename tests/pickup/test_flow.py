@@ -10,12 +10,11 @@ from core.runtime import Runtime
 from plugins.pickup.models import PickupVerification
 from tests.commerce.orders_support import make_sku, order_row
 from tests.commerce.payments_support import use_sandbox
-from tests.helpers import Merchant, eventually, make_member, problem
+from tests.helpers import Merchant, eventually, make_member, new_staff, problem
 from tests.pickup.support import (
     HERE,
     first_slot,
     make_point,
-    new_staff,
     pickup_body,
     pickup_row,
     pickup_store,
