@@ -135,7 +135,13 @@ def fulfillment_options(cart: CartView) -> list[FulfillmentOption]:
 def order_before_place(ctx: TenantContext, cart: CartView, order: Order) -> Any:
     """Last word before an order is written: raise an ``AppError`` to refuse with a clear
     code, or reserve what the plugin owns (a team slot, a flash-sale unit) in ``ctx.session``.
-    Called after stock is reserved and the order and its lines are flushed. Async."""
+    Called after stock is reserved and the order and its lines are flushed. Async.
+
+    To hold the order back from fulfillment until the plugin says so (a group-buy team not
+    yet formed), set ``order.fulfillment_hold = "<plugin name>"``: the order is in the
+    session, so the change is written with the placement. While it is held, ``paid →
+    shipped | awaiting_pickup`` is refused (409 ``order.fulfillment_held``); lift it with
+    ``core.orders.state.release_fulfillment(ctx, order, "<plugin name>")``."""
 
 
 @hookspec
@@ -146,6 +152,13 @@ def order_placed(ctx: TenantContext, order: Order) -> Any:
 @hookspec
 def order_paid(ctx: TenantContext, order: Order) -> Any:
     """The order's payment succeeded (``pending_payment → paid``). Async."""
+
+
+@hookspec
+def order_released(ctx: TenantContext, order: Order) -> Any:
+    """A paid order's fulfillment hold was lifted; it may now be shipped or readied for
+    pickup. Fired by ``core.orders.state.release_fulfillment``, once per release, in the
+    releasing transaction. Async."""
 
 
 @hookspec

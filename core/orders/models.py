@@ -49,6 +49,10 @@ class Order(TenantScoped, Base):
     fulfillment: Mapped[str] = mapped_column(String(20), default="express")
     # Address snapshot for express, point and slot for pickup, as the method defines.
     fulfillment_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # "" when the order may be fulfilled; else the plugin holding it back (a group-buy team
+    # not yet formed). While held, ``paid → shipped | awaiting_pickup`` is refused; the
+    # holder lifts it with ``core.orders.state.release_fulfillment``.
+    fulfillment_hold: Mapped[str] = mapped_column(String(40), default="")
     # Every price adjustment applied, in stage order: source, label, amount.
     adjustments: Mapped[list[Any]] = mapped_column(default=list)
     note: Mapped[str] = mapped_column(String(200), default="")

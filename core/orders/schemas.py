@@ -103,6 +103,8 @@ class OrderOut(msgspec.Struct, kw_only=True):
     refunded_amount: int
     fulfillment: str
     fulfillment_data: dict[str, Any]
+    # "" when the order may be fulfilled; else the plugin holding it back (e.g. "groupbuy").
+    fulfillment_hold: str = ""
     adjustments: list[AdjustmentOut]
     note: str
     payment_deadline: datetime | None

@@ -82,6 +82,7 @@ def _fields(order: Order, lines: Sequence[OrderLine]) -> dict[str, Any]:
         "refunded_amount": order.refunded_amount,
         "fulfillment": order.fulfillment,
         "fulfillment_data": dict(order.fulfillment_data),
+        "fulfillment_hold": order.fulfillment_hold,
         "adjustments": _adjustments(order.adjustments),
         "note": order.note,
         "payment_deadline": order.payment_deadline,

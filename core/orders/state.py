@@ -7,6 +7,12 @@ the other gets 409 ``order.state_changed``. The core's own effects of a transiti
 released on a cancel, sales and the member's spend counted on a payment) run inside that same
 transaction right after the UPDATE, so they happen exactly once; then an ``OrderEvent`` is
 written and the matching acting hook fires, on the caller's session.
+
+A plugin may hold an order back from fulfillment (``Order.fulfillment_hold``: a group-buy
+team not yet formed). While it is held, ``paid → shipped | awaiting_pickup`` is refused with
+409 ``order.fulfillment_held``, and the UPDATE itself requires no hold, so a hold set
+concurrently is never skipped. The holder lifts it with ``release_fulfillment``, which fires
+``order_released`` for a paid order.
 """
 
 from __future__ import annotations
@@ -56,6 +62,8 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
 }
 # Paid orders, whose cancel needs a refund of the money first.
 REFUND_REQUIRED = frozenset({"paid", "awaiting_pickup", "shipped"})
+# The moves into fulfillment, refused while the order is held (``Order.fulfillment_hold``).
+HELD_TARGETS = frozenset({"shipped", "awaiting_pickup"})
 
 
 class InvalidTransition(Conflict):
@@ -64,6 +72,14 @@ class InvalidTransition(Conflict):
 
 class StateChanged(Conflict):
     code = "order.state_changed"
+
+
+class FulfillmentHeld(Conflict):
+    code = "order.fulfillment_held"
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(f"the order is held by {holder} and cannot be fulfilled yet")
+        self.holder = holder
 
 
 def allowed(source: str, target: str) -> bool:
@@ -134,20 +150,24 @@ async def transition(
     move = TRANSITIONS.get((source, to_status))
     if move is None:
         raise InvalidTransition(f"an order cannot go from {source} to {to_status}")
+    held = to_status in HELD_TARGETS
+    if held and order.fulfillment_hold:
+        raise FulfillmentHeld(order.fulfillment_hold)
     now = utcnow()
     changes: dict[str, Any] = {"status": to_status, "updated_at": now, **(values or {})}
     if move.stamp is not None:
         changes[move.stamp] = now
     if to_status == "cancelled":
         changes["cancel_reason"] = _clip(reason, 200)
+    query = update(Order).where(Order.id == order.id, Order.status == source)
+    if held:  # a hold set since this order was read stops the move too
+        query = query.where(Order.fulfillment_hold == "")
     moved = await ctx.session.scalar(
-        update(Order)
-        .where(Order.id == order.id, Order.status == source)
-        .values(**changes)
-        .returning(Order.id)
-        .execution_options(synchronize_session=False)
+        query.values(**changes).returning(Order.id).execution_options(synchronize_session=False)
     )
     if moved is None:
+        if held:
+            await _refuse_if_held(ctx, order, source)
         raise StateChanged(f"the order is no longer {source}; it changed while this request ran")
     for name, value in changes.items():
         set_committed_value(order, name, value)
@@ -168,6 +188,56 @@ async def transition(
         await call_acting(ctx.hooks.order_cancelled(ctx=ctx, order=order, reason=reason))
     elif move.hook is not None:
         await call_acting(getattr(ctx.hooks, move.hook)(ctx=ctx, order=order))
+
+
+async def _refuse_if_held(ctx: TenantContext, order: Order, source: str) -> None:
+    """After a refused move into fulfillment: say so if a hold, not a new status, stopped it."""
+    row = (
+        await ctx.session.execute(
+            select(Order.status, Order.fulfillment_hold).where(Order.id == order.id)
+        )
+    ).one_or_none()
+    if row is not None and row.status == source and row.fulfillment_hold:
+        set_committed_value(order, "fulfillment_hold", row.fulfillment_hold)
+        raise FulfillmentHeld(row.fulfillment_hold)
+
+
+async def release_fulfillment(ctx: TenantContext, order: Order, holder: str) -> bool:
+    """Lift ``holder``'s fulfillment hold on ``order``; True if it was lifted.
+
+    One conditional UPDATE (``WHERE fulfillment_hold = :holder``), so releasing twice, or a
+    hold that is not ``holder``'s, changes nothing and returns False. Once lifted an
+    ``OrderEvent`` records it, and a ``paid`` order fires ``order_released`` on the caller's
+    session (the pickup plugin issues its code then; an express order can be shipped).
+    """
+    if not holder:  # "" means "not held": nobody holds by that name
+        return False
+    now = utcnow()
+    status = await ctx.session.scalar(
+        update(Order)
+        .where(Order.id == order.id, Order.fulfillment_hold == holder)
+        .values(fulfillment_hold="", updated_at=now)
+        .returning(Order.status)
+        .execution_options(synchronize_session=False)
+    )
+    if status is None:
+        return False
+    # The status as the UPDATE saw it: the order may have moved since it was read.
+    for name, value in (("fulfillment_hold", ""), ("updated_at", now), ("status", status)):
+        set_committed_value(order, name, value)
+    ctx.session.add(
+        OrderEvent(
+            order_id=order.id,
+            from_status=status,
+            to_status=status,
+            actor=_clip(f"plugin:{holder}", 80),
+            reason=_clip(f"released by {holder}", 200),
+            created_at=now,
+        )
+    )
+    if status == "paid":
+        await call_acting(ctx.hooks.order_released(ctx=ctx, order=order))
+    return True
 
 
 async def mark_paid(ctx: TenantContext, order_id: str, amount: int, *, actor: str) -> Order:

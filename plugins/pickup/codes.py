@@ -1,5 +1,6 @@
-"""Pickup codes: issued when a pickup order is paid, shown with a signed QR payload, verified
-once at the counter of their own point by that point's staff.
+"""Pickup codes: issued when a pickup order is paid (or, if another plugin held it back, when
+the hold is lifted), shown with a signed QR payload, verified once at the counter of their own
+point by that point's staff.
 
 A code is 8 random digits from ``secrets``; the unique constraint on ``open_code`` keeps it
 unique among the tenant's open codes (a clash is retried in a savepoint). Guessing is what

@@ -8,6 +8,10 @@ code (``pickup.point_closed``, ``pickup.slot_full``, ...) so the refusal says wh
 
 The place in the slot is taken for real in ``order_before_place`` by a conditional UPDATE, so
 concurrent orders cannot overfill a slot even after the check above let them all through.
+
+A paid order gets its code and moves to ``awaiting_pickup`` in ``order_paid``, unless another
+plugin holds it back (``Order.fulfillment_hold``, a group-buy team not yet formed): then it
+stays ``paid`` with no code until the hold is lifted, and ``order_released`` does it.
 """
 
 from __future__ import annotations
@@ -191,12 +195,23 @@ async def _pickup_of(ctx: TenantContext, order: Order) -> PickupOrder | None:
     return await ctx.session.scalar(select(PickupOrder).where(PickupOrder.order_id == order.id))
 
 
-async def order_paid(ctx: TenantContext, order: Order) -> None:
+async def _ready(ctx: TenantContext, order: Order, reason: str) -> None:
+    """A paid, unheld pickup order: issue its code and move it to ``awaiting_pickup``."""
+    if order.status != "paid" or order.fulfillment_hold:
+        return  # held: order_released comes back once the holder lifts it
     pickup = await _pickup_of(ctx, order)
     if pickup is None or pickup.status != "pending":
         return
     await codes.issue(ctx, pickup)
-    await transition(ctx, order, "awaiting_pickup", actor=f"plugin:{PLUGIN}", reason="paid")
+    await transition(ctx, order, "awaiting_pickup", actor=f"plugin:{PLUGIN}", reason=reason)
+
+
+async def order_paid(ctx: TenantContext, order: Order) -> None:
+    await _ready(ctx, order, "paid")
+
+
+async def order_released(ctx: TenantContext, order: Order) -> None:
+    await _ready(ctx, order, "released")
 
 
 async def _close(ctx: TenantContext, order: Order, release_slot: bool) -> None:

@@ -1,6 +1,7 @@
 """The store pickup plugin (到店自提): pickup points near the buyer with their opening hours
 and slots, pickup as a fulfillment option with the merchant's pickup discount, a pickup code
-issued when the order is paid, and verification at the counter by the point's staff.
+issued when the order is paid (or, for an order another plugin held back, when its hold is
+lifted), and verification at the counter by the point's staff.
 
 This module is what the plugin manager registers: the metadata and every hookimpl. The work
 lives beside it: ``service`` (points and slots), ``hooks`` (cart and orders), ``codes``
@@ -78,6 +79,11 @@ async def order_before_place(ctx: TenantContext, cart: CartView, order: Order) -
 @hookimpl
 async def order_paid(ctx: TenantContext, order: Order) -> None:
     await hooks.order_paid(ctx, order)
+
+
+@hookimpl
+async def order_released(ctx: TenantContext, order: Order) -> None:
+    await hooks.order_released(ctx, order)
 
 
 @hookimpl

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from core.cart.models import CartLine
 from core.catalog.models import Product, Sku
@@ -54,6 +54,11 @@ class HookRecorder:
     @hookimpl
     async def order_paid(self, ctx: TenantContext, order: Order) -> None:
         self.calls.append(("order_paid", ctx.tenant_id, order.id))
+
+    @hookimpl
+    async def order_released(self, ctx: TenantContext, order: Order) -> None:
+        assert order.status == "paid" and order.fulfillment_hold == ""
+        self.calls.append(("order_released", ctx.tenant_id, order.id))
 
     @hookimpl
     async def order_cancelled(self, ctx: TenantContext, order: Order, reason: str) -> None:
@@ -209,6 +214,14 @@ async def insert_order(
         )
         await inventory.reserve(ctx, sku.id, quantity, ref=order.id)
         return order.id
+
+
+async def hold_order(rt: Runtime, merchant: Merchant, order_id: str, holder: str) -> None:
+    """Hold an order back from fulfillment as a plugin would (``Order.fulfillment_hold``)."""
+    async with rt.db.tenant_session(merchant.id) as session:
+        await session.execute(
+            update(Order).where(Order.id == order_id).values(fulfillment_hold=holder)
+        )
 
 
 async def add_to_cart(
