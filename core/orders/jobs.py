@@ -51,6 +51,23 @@ async def tenant_info(rt: Runtime, tenant_id: str) -> TenantInfo | None:
     return await rt.tenants.resolve(slug)
 
 
+async def plugin_tenant(rt: Runtime, tenant_id: str, plugin: str) -> TenantInfo | None:
+    """The tenant, if it exists and has ``plugin`` on (a plugin's job does nothing else)."""
+    tenant = await tenant_info(rt, tenant_id)
+    return tenant if tenant is not None and plugin in tenant.enabled_plugins else None
+
+
+async def plugin_tenants(rt: Runtime, plugin: str) -> list[TenantInfo]:
+    """Every tenant with ``plugin`` on, for a cron that sweeps them one after another (each
+    with its own tenant set: RLS stays on)."""
+    found = []
+    for tenant_id in await tenant_ids(rt):
+        tenant = await plugin_tenant(rt, tenant_id, plugin)
+        if tenant is not None:
+            found.append(tenant)
+    return found
+
+
 async def _move(
     rt: Runtime,
     tenant: TenantInfo,
@@ -97,7 +114,7 @@ async def expire_unpaid(rt: Runtime, tenant_id: str, order_id: str) -> bool:
     )
 
 
-async def _tenant_ids(rt: Runtime) -> list[str]:
+async def tenant_ids(rt: Runtime) -> list[str]:
     async with rt.db.read_session() as session:
         return list((await session.scalars(select(Tenant.id).order_by(Tenant.id))).all())
 
@@ -126,11 +143,11 @@ async def sweep_unpaid(rt: Runtime) -> int:
     """Cron job: cancel every overdue unpaid order, tenant by tenant (lost timers)."""
     now = utcnow()
     found: Found = []
-    tenant_ids = await _tenant_ids(rt)
+    every = await tenant_ids(rt)
     # One read-only transaction finds the work (on SQLite it does not take the write lock),
     # with each tenant set in turn for its query.
     async with rt.db.read_session() as session:
-        for tenant_id in tenant_ids:
+        for tenant_id in every:
             await rt.db.enter_tenant(session, tenant_id)
             ids = (
                 await session.scalars(
@@ -156,9 +173,9 @@ async def auto_complete(rt: Runtime) -> int:
     now = utcnow()
     found: Found = []
     fallback = _default_auto_complete_days()
-    tenant_ids = await _tenant_ids(rt)
+    every = await tenant_ids(rt)
     async with rt.db.read_session() as session:
-        for tenant_id in tenant_ids:
+        for tenant_id in every:
             await rt.db.enter_tenant(session, tenant_id)
             days = await session.scalar(select(StoreSettings.auto_complete_days))
             cutoff = now - timedelta(days=fallback if days is None else days)

@@ -21,14 +21,13 @@ from sqlalchemy import or_, select
 from core.context import Principal, TenantInfo
 from core.db import utcnow
 from core.jobs import CronSpec, JobSpec
-from core.orders.jobs import tenant_info
+from core.orders.jobs import plugin_tenant, plugin_tenants, tenant_info
 from core.runtime import Runtime
 from plugins.flashsale import preheat
 from plugins.flashsale.db_stock import lock_activity
 from plugins.flashsale.models import LIVE, FlashActivity
 from plugins.flashsale.redis_stock import keys_for
 from plugins.flashsale.service import END_JOB, PREHEAT_JOB, RELEASE_JOB, START_JOB, close
-from tenants.models import Tenant
 
 log = logging.getLogger("storeplug.flashsale")
 SWEEP_JOB = "flashsale.sweep"
@@ -40,8 +39,7 @@ def _principal(tenant: TenantInfo, job: str) -> Principal:
 
 
 async def _tenant(rt: Runtime, tenant_id: str) -> TenantInfo | None:
-    tenant = await tenant_info(rt, tenant_id)
-    return tenant if tenant is not None and PLUGIN in tenant.enabled_plugins else None
+    return await plugin_tenant(rt, tenant_id, PLUGIN)
 
 
 async def preheat_job(rt: Runtime, tenant_id: str, activity_id: str) -> bool:
@@ -111,13 +109,9 @@ async def _reconcile_running(rt: Runtime, tenant: TenantInfo, activity_id: str) 
 async def sweep(rt: Runtime) -> int:
     """Cron: what is due in every tenant's flash sales, tenant by tenant (RLS stays on)."""
     now = utcnow()
-    async with rt.db.read_session() as session:
-        tenant_ids = list((await session.scalars(select(Tenant.id).order_by(Tenant.id))).all())
     acted = 0
-    for tenant_id in tenant_ids:
-        tenant = await _tenant(rt, tenant_id)
-        if tenant is None:
-            continue
+    for tenant in await plugin_tenants(rt, PLUGIN):
+        tenant_id = tenant.id
         async with rt.db.read_session() as session:
             await rt.db.enter_tenant(session, tenant_id)
             due = (

@@ -19,14 +19,13 @@ from sqlalchemy import select
 from core.context import Principal, TenantInfo
 from core.db import utcnow
 from core.jobs import CronSpec, JobSpec
-from core.orders.jobs import tenant_info
+from core.orders.jobs import plugin_tenant, plugin_tenants
 from core.orders.models import Order
 from core.payments.refunds import refund_order
 from core.runtime import Runtime
 from plugins.pickup.codes import NOTIFY_JOB, notify_key
 from plugins.pickup.models import PickupOrder
 from plugins.pickup.service import PLUGIN, settings_of
-from tenants.models import Tenant
 
 log = logging.getLogger("storeplug.pickup")
 SWEEP_JOB = "pickup.sweep"
@@ -38,8 +37,7 @@ def _principal(tenant: TenantInfo, job: str) -> Principal:
 
 
 async def _tenant(rt: Runtime, tenant_id: str) -> TenantInfo | None:
-    tenant = await tenant_info(rt, tenant_id)
-    return tenant if tenant is not None and PLUGIN in tenant.enabled_plugins else None
+    return await plugin_tenant(rt, tenant_id, PLUGIN)
 
 
 async def notify(rt: Runtime, tenant_id: str, pickup_id: str, kind: str) -> bool:
@@ -106,13 +104,9 @@ async def sweep_tenant(rt: Runtime, tenant: TenantInfo) -> int:
 
 async def sweep(rt: Runtime) -> int:
     """Cron: every tenant with the plugin on, one after another (RLS stays on)."""
-    async with rt.db.read_session() as session:
-        tenant_ids = list((await session.scalars(select(Tenant.id).order_by(Tenant.id))).all())
     acted = 0
-    for tenant_id in tenant_ids:
-        tenant = await _tenant(rt, tenant_id)
-        if tenant is not None:
-            acted += await sweep_tenant(rt, tenant)
+    for tenant in await plugin_tenants(rt, PLUGIN):
+        acted += await sweep_tenant(rt, tenant)
     return acted
 
 

@@ -20,11 +20,10 @@ from sqlalchemy import select
 from core.context import Principal, TenantContext, TenantInfo
 from core.db import utcnow
 from core.jobs import CronSpec, JobSpec
-from core.orders.jobs import tenant_info
+from core.orders.jobs import tenant_ids, tenant_info
 from core.runtime import Runtime
 from plugins.points import ledger
 from plugins.points.models import PointsLot
-from tenants.models import Tenant
 
 log = logging.getLogger("storeplug.points")
 EXPIRE_JOB = "points.expire"
@@ -124,10 +123,8 @@ async def notice_job(
 
 async def sweep(rt: Runtime) -> int:
     """Cron: expire due lots tenant by tenant (RLS stays on)."""
-    async with rt.db.read_session() as session:
-        tenant_ids = list((await session.scalars(select(Tenant.id).order_by(Tenant.id))).all())
     expired = 0
-    for tenant_id in tenant_ids:
+    for tenant_id in await tenant_ids(rt):
         try:
             expired += await expire_job(rt, tenant_id)
         except Exception:
