@@ -42,6 +42,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.flashsale.plugin",
     "plugins.points.plugin",
     "plugins.pickup.plugin",
+    "plugins.groupbuy.plugin",
 )
 
 

@@ -16,6 +16,7 @@ import httpx
 from core.runtime import Runtime
 from tests.commerce.payments_support import pay, use_sandbox
 from tests.flashsale.support import walkable_activity
+from tests.groupbuy.views_support import walkable_groupbuy
 from tests.helpers import Merchant, Shopper, make_member, onboard
 from tests.pickup.support import point_body, walkable_point
 from tests.points.support import walkable_catalog_item
@@ -47,6 +48,17 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("put", "/pickup/points/{point_id}"): point_body("hijack", 22.5, 113.9),
     ("post", "/pickup/points/{point_id}/verify"): {"code": "12345678"},
     ("post", "/points/members/{member_id}/adjustments"): {"points": 1, "reason": "hijack"},
+    ("put", "/groupbuy/activities/{activity_id}"): {
+        "product_id": "0" * 26,
+        "title": "hijack",
+        "team_size": 2,
+        "starts_at": "2030-01-01T00:00:00Z",
+        "ends_at": "2030-01-02T00:00:00Z",
+        "items": [{"sku_id": "0" * 26, "group_price": 1}],
+    },
+    ("post", "/groupbuy/activities/{activity_id}/open"): {"sku_id": "0" * 26},
+    ("post", "/groupbuy/teams/{team_id}/join"): {"sku_id": "0" * 26},
+    ("post", "/groupbuy/teams/{team_id}/close"): {"reason": "hijack"},
 }
 NOT_IDS = {"name"}  # /plugins/{name}: a plugin name, not a row
 MEMBER_OWNED = {"line_id", "address_id", "order_id", "refund_id"}
@@ -104,6 +116,7 @@ async def stock_shop(client: httpx.AsyncClient, rt: Runtime) -> Shop:
     shop.ids["item_id"] = await walkable_catalog_item(
         client, shop.merchant, shop.ids["template_id"]
     )
+    shop.ids.update(await walkable_groupbuy(client, rt, shop.merchant, shop.ids["sku_id"]))
     s = shop.merchant.store
     for who in ("x", "y"):
         member = await make_member(rt, shop.merchant, nickname=who)
@@ -186,9 +199,13 @@ def id_routes(schema: dict[str, Any], surface: str) -> list[tuple[str, str, list
 
 
 def fill(rest: str, ids: dict[str, str], member: str) -> str:
+    # A plugin whose parameter shares another's name keys its ids "<plugin>.<name>"
+    # (the group-buy's activity_id beside the flash sale's).
+    plugin = rest.split("/")[1]
+
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
-        return ids.get(f"{member}.{name}") or ids[name]
+        return ids.get(f"{member}.{name}") or ids.get(f"{plugin}.{name}") or ids[name]
 
     return re.sub(r"{(\w+)}", value, rest)
 
@@ -236,6 +253,12 @@ async def test_no_endpoint_reaches_another_tenants_or_members_rows(
     assert order.json()["status"] == "pending_payment"
     shopper = await client.get(f"{m}/members/{a.ids['x.member_id']}", headers=auth)
     assert shopper.json()["tags"] == []
+    group = await client.get(
+        f"{m}/groupbuy/activities/{a.ids['groupbuy.activity_id']}", headers=auth
+    )
+    assert (group.json()["title"], group.json()["status"]) == ("walk", "active")
+    team = await client.get(f"{m}/groupbuy/teams/{a.ids['team_id']}", headers=auth)
+    assert team.json()["status"] == "forming"
     keys = (await client.get(f"{m}/api-keys/", headers=auth)).json()
     assert [k["revoked"] for k in keys] == [False]
     y = b.members["y"]

@@ -1,0 +1,98 @@
+"""``POST /store/{tenant}/v1/groupbuy/activities/{id}/open`` and ``.../teams/{id}/join``:
+from a tap to a group-buy order awaiting payment.
+
+Both place an ordinary order through the core (one line at the group price, the SKU's stock
+reserved, coupons and fulfillment as usual) inside ``run_idempotent``, with an ``Intent`` in
+``ctx.extras`` that the plugin's hooks act on: opening creates the team (it forms when this
+order is paid), joining holds a place in the team by a conditional UPDATE. The order's
+payment window ends before the team's expiry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Response
+
+from core.context import Principal, TenantContext, TenantInfo
+from core.idempotency import run_idempotent
+from core.orders import placement
+from core.orders import schemas as orders
+from core.runtime import Runtime
+from plugins.groupbuy import errors, teams
+from plugins.groupbuy import schemas as s
+from plugins.groupbuy.hooks import EXTRA, Intent
+from plugins.groupbuy.models import GroupActivity
+from plugins.groupbuy.rules import PREFIX
+
+
+async def _place(tx: TenantContext, data: s.BuyIn, intent: Intent) -> s.BuyOut:
+    tx.extras[EXTRA] = intent
+    order = await placement.place_order(
+        tx,
+        orders.PlaceOrderIn(
+            items=[
+                orders.OrderItemIn(
+                    sku_id=data.sku_id,
+                    quantity=data.quantity,
+                    activity=PREFIX + intent.activity_id,
+                )
+            ],
+            fulfillment=data.fulfillment,
+            fulfillment_data=data.fulfillment_data,
+            note=data.note,
+            options=data.options,
+        ),
+    )
+    if intent.team is None:  # the hooks did not run: the plugin is off for this tenant
+        raise errors.activity_not_found()
+    return s.BuyOut(
+        status=order.status,
+        order_id=order.id,
+        number=order.number,
+        team_id=intent.team.id,
+        activity_id=intent.activity_id,
+        sku_id=data.sku_id,
+        quantity=data.quantity,
+        payable=order.payable,
+        payment_deadline=order.payment_deadline,
+    )
+
+
+async def open_team(
+    rt: Runtime,
+    tenant: TenantInfo,
+    member: Principal,
+    activity_id: str,
+    data: s.BuyIn,
+    key: str | None,
+) -> Response[Any]:
+    async def work(tx: TenantContext) -> s.BuyOut:
+        # An unknown activity (another store's included) is a 404 before the core checks the
+        # order's body (the address, the fulfillment).
+        if await tx.session.get(GroupActivity, (tx.tenant_id, activity_id)) is None:
+            raise errors.activity_not_found()
+        intent = Intent(activity_id=activity_id, sku_id=data.sku_id, quantity=data.quantity)
+        return await _place(tx, data, intent)
+
+    route = f"POST /groupbuy/activities/{activity_id}/open"
+    return await run_idempotent(rt, tenant, member, route, key, data, work, status_code=201)
+
+
+async def join_team(
+    rt: Runtime,
+    tenant: TenantInfo,
+    member: Principal,
+    team_id: str,
+    data: s.BuyIn,
+    key: str | None,
+) -> Response[Any]:
+    async def work(tx: TenantContext) -> s.BuyOut:
+        team = await teams.joinable_team(tx, team_id, member.id)
+        intent = Intent(
+            activity_id=team.activity_id, sku_id=data.sku_id, quantity=data.quantity, team=team
+        )
+        return await _place(tx, data, intent)
+
+    route = f"POST /groupbuy/teams/{team_id}/join"
+    return await run_idempotent(rt, tenant, member, route, key, data, work, status_code=201)

@@ -1,0 +1,139 @@
+"""The group-buy's jobs. Each checks the state before it acts, so a second run is harmless.
+
+- ``groupbuy.expire_team(tenant_id, team_id)``: queued for the moment a team's time runs
+  out (when its leader paid): virtual completion or failure (``teams.expire_team``).
+- ``groupbuy.settle_team(tenant_id, team_id)``: refunds a failed team's paid orders and
+  cancels the unpaid orders of a closed team (``teams.settle_team``), even once the plugin
+  is off (switching it off fails the open teams).
+- ``groupbuy.sweep``: every minute, for every tenant with the plugin on, the fallback for
+  both: teams past their expiry still forming, and closed teams with orders not settled.
+- ``groupbuy.notify(tenant_id, team_id, event)``: the success or failure notice to each
+  member. The core has no message sender yet, so the notice is logged; a sender plugs in
+  here.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import and_, or_, select
+
+from core.context import TenantInfo
+from core.db import utcnow
+from core.jobs import CronSpec, JobSpec
+from core.orders.jobs import plugin_tenant, plugin_tenants, tenant_info
+from core.runtime import Runtime
+from plugins.groupbuy import teams
+from plugins.groupbuy.models import GroupMember, GroupTeam
+from plugins.groupbuy.rules import PLUGIN
+
+log = logging.getLogger("storeplug.groupbuy")
+SWEEP_JOB = "groupbuy.sweep"
+SWEEP_BATCH = 500
+
+
+async def _tenant(rt: Runtime, tenant_id: str) -> TenantInfo | None:
+    return await plugin_tenant(rt, tenant_id, PLUGIN)
+
+
+async def expire_team(rt: Runtime, tenant_id: str, team_id: str) -> str:
+    tenant = await _tenant(rt, tenant_id)
+    if tenant is None:
+        return ""
+    return await teams.expire_team(rt, tenant, team_id)
+
+
+async def settle_team(rt: Runtime, tenant_id: str, team_id: str) -> int:
+    # Also with the plugin switched off: switching it off closes the open teams.
+    tenant = await tenant_info(rt, tenant_id)
+    if tenant is None:
+        return 0
+    return await teams.settle_team(rt, tenant, team_id)
+
+
+async def notify(rt: Runtime, tenant_id: str, team_id: str, event: str) -> int:
+    tenant = await tenant_info(rt, tenant_id)
+    if tenant is None:
+        return 0
+    async with rt.db.read_session() as session:
+        await rt.db.enter_tenant(session, tenant.id)
+        members = list(
+            (
+                await session.scalars(
+                    select(GroupMember.member_id).where(
+                        GroupMember.team_id == team_id,
+                        GroupMember.status.in_(("paid", "failed")),
+                    )
+                )
+            ).all()
+        )
+    for member_id in members:
+        log.info(
+            "groupbuy: team %s %s, notice to member %s of %s", team_id, event, member_id, tenant_id
+        )
+    return len(members)
+
+
+async def sweep_tenant(rt: Runtime, tenant: TenantInfo) -> int:
+    """Expire the due teams and settle the unsettled ones of one tenant; how many acted."""
+    async with rt.db.read_session() as session:
+        await rt.db.enter_tenant(session, tenant.id)
+        due = list(
+            (
+                await session.scalars(
+                    select(GroupTeam.id)
+                    .where(GroupTeam.status == "forming", GroupTeam.expires_at <= utcnow())
+                    .order_by(GroupTeam.expires_at)
+                    .limit(SWEEP_BATCH)
+                )
+            ).all()
+        )
+        unsettled = list(
+            (
+                await session.scalars(
+                    select(GroupMember.team_id)
+                    .join(GroupTeam, GroupTeam.id == GroupMember.team_id)
+                    .where(
+                        or_(
+                            and_(
+                                GroupMember.status == "held",
+                                GroupTeam.status.in_(("failed", "succeeded")),
+                            ),
+                            and_(GroupMember.status == "paid", GroupTeam.status == "failed"),
+                        )
+                    )
+                    .distinct()
+                    .limit(SWEEP_BATCH)
+                )
+            ).all()
+        )
+    acted = 0
+    for team_id in due:
+        try:
+            acted += bool(await teams.expire_team(rt, tenant, team_id))
+        except Exception:
+            log.exception("groupbuy sweep: expiring team %s of %s failed", team_id, tenant.id)
+    for team_id in unsettled:
+        acted += await teams.settle_team(rt, tenant, team_id)
+    return acted
+
+
+async def sweep(rt: Runtime) -> int:
+    """Cron: every tenant with the plugin on, one after another (RLS stays on)."""
+    acted = 0
+    for tenant in await plugin_tenants(rt, PLUGIN):
+        acted += await sweep_tenant(rt, tenant)
+    return acted
+
+
+def job_specs() -> list[JobSpec]:
+    return [
+        JobSpec(name=teams.EXPIRE_JOB, function=expire_team),
+        JobSpec(name=teams.SETTLE_JOB, function=settle_team),
+        JobSpec(name=teams.NOTIFY_JOB, function=notify),
+        JobSpec(name=SWEEP_JOB, function=sweep, retries=0, timeout_s=300),
+    ]
+
+
+def cron_specs() -> list[CronSpec]:
+    return [CronSpec(job=SWEEP_JOB, cron="* * * * *")]
