@@ -276,6 +276,13 @@ async def fail(ctx: TenantContext, team: GroupTeam, reason: str) -> None:
     """Mark the (locked) team failed; ``settle_team`` refunds and cancels its orders after
     the commit, one order per transaction."""
     _mark_failed(team, reason)
+    # Its members may open or join another team at once, before their orders are settled.
+    await ctx.session.execute(
+        update(GroupMember)
+        .where(GroupMember.team_id == team.id)
+        .values(open_activity=None)
+        .execution_options(synchronize_session=False)
+    )
     await _notify(ctx, team, "failed")
     await _settle_later(ctx, team)
 

@@ -128,14 +128,16 @@ async def test_an_expired_team_fails_and_both_members_are_refunded_through_wecha
 
 
 async def test_virtual_completion_at_60_percent_succeeds_with_one_placeholder(
-    client: httpx.AsyncClient, rt: Runtime, worker: None
+    client: httpx.AsyncClient, rt: Runtime, fake_wechatpay: FakeWeChatPay, worker: None
 ) -> None:
-    store = await group_store(client, rt, members=3, virtual_percent=60)
+    store = await group_store(client, rt, members=3, virtual_percent=60, wechatpay=fake_wechatpay)
     leader, second, late = store.buyers
     merchant = store.merchant
-    team_id, leader_order = await opened_team(client, store, leader)
+    opened = await placed(await open_team(client, store, leader))
+    team_id, leader_order = opened["team_id"], opened["order_id"]
+    await pay_wechat(client, store, leader, leader_order, fake_wechatpay)
     joined = await placed(await join_team(client, store, second, team_id))
-    await pay_sandbox(client, store, second, joined["order_id"])
+    await pay_wechat(client, store, second, joined["order_id"], fake_wechatpay)
     # A third place is held but never paid before the time runs out.
     unpaid = await placed(await join_team(client, store, late, team_id))
 
