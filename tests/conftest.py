@@ -6,9 +6,10 @@ servers do not answer, except under CI=true, where that is a failure."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -193,3 +194,17 @@ async def worker(rt: Runtime) -> AsyncIterator[None]:
     if task is not None:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.fixture
+def caplog(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """pytest's caplog, also attached to our logger: once an app has configured logging,
+    ``storeplug`` no longer propagates to the root logger that caplog listens on."""
+    logger = logging.getLogger("storeplug")
+    # Attached only when the records do not reach the root already (else each shows twice).
+    attach = not logger.propagate
+    if attach:
+        logger.addHandler(caplog.handler)
+    yield caplog
+    if attach:
+        logger.removeHandler(caplog.handler)

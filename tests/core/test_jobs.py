@@ -8,7 +8,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
@@ -127,20 +127,6 @@ async def test_enqueue_in_runs_later_not_earlier(harness: Harness) -> None:
     assert ran_at == []
     await eventually(lambda: len(ran_at) == 1)
     assert ran_at[0] - start >= 0.99
-
-
-@pytest.fixture
-def caplog(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
-    """pytest's caplog, also attached to our logger: once an app has configured logging,
-    ``storeplug`` no longer propagates to the root logger that caplog listens on."""
-    logger = logging.getLogger("storeplug.jobs")
-    # Attached only when the records do not reach the root already (else each shows twice).
-    attach = not logging.getLogger("storeplug").propagate
-    if attach:
-        logger.addHandler(caplog.handler)
-    yield caplog
-    if attach:
-        logger.removeHandler(caplog.handler)
 
 
 async def test_failing_job_is_retried(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:

@@ -7,11 +7,13 @@ and a manual close refunds the team."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select, update
 
 from core.db import utcnow
@@ -264,3 +266,35 @@ async def test_a_payment_racing_a_close_is_never_kept_without_a_place(
         await settled(client, rt, merchant, refund.id, "succeeded")
     refunded = sum(r.amount for r in await refunds_of(rt, merchant, order_id))
     assert refunded == taken
+
+
+async def test_success_and_failure_notices_are_sent_as_jobs(
+    client: httpx.AsyncClient, rt: Runtime, worker: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="storeplug.groupbuy")
+    store = await group_store(client, rt, members=3, team_size=2)
+    leader, joiner, alone = store.buyers
+    merchant = store.merchant
+    won, _ = await opened_team(client, store, leader)
+    joined = await placed(await join_team(client, store, joiner, won))
+    await pay_sandbox(client, store, joiner, joined["order_id"])
+    lost, _ = await opened_team(client, store, alone)
+    closed = await client.post(
+        f"{merchant.merchant}/groupbuy/teams/{lost}/close", json={}, headers=merchant.auth
+    )
+    assert closed.status_code == 200, closed.text
+
+    def notices(team_id: str, event: str) -> list[str]:
+        return [
+            r.getMessage()
+            for r in caplog.records
+            if r.name == "storeplug.groupbuy"
+            and f"team {team_id} {event}, notice" in r.getMessage()
+        ]
+
+    def sent() -> bool:
+        return len(notices(won, "succeeded")) == 2 and len(notices(lost, "failed")) == 1
+
+    await eventually(sent, what="the success and failure notices")
+    assert any(leader.id in line for line in notices(won, "succeeded"))
+    assert any(alone.id in line for line in notices(lost, "failed"))
