@@ -4,7 +4,8 @@
   out (when its leader paid): virtual completion or failure (``teams.expire_team``).
 - ``groupbuy.settle_team(tenant_id, team_id)``: refunds a failed team's paid orders and
   cancels the unpaid orders of a closed team (``teams.settle_team``), even once the plugin
-  is off (switching it off fails the open teams).
+  is off (switching it off fails the open teams). An order it could not settle fails the
+  job after the others are done, so the queue retries it.
 - ``groupbuy.sweep``: every minute, for every tenant with the plugin on, the fallback for
   both: teams past their expiry still forming, and closed teams with orders not settled.
 - ``groupbuy.notify(tenant_id, team_id, event)``: the success or failure notice to each
@@ -114,7 +115,10 @@ async def sweep_tenant(rt: Runtime, tenant: TenantInfo) -> int:
         except Exception:
             log.exception("groupbuy sweep: expiring team %s of %s failed", team_id, tenant.id)
     for team_id in unsettled:
-        acted += await teams.settle_team(rt, tenant, team_id)
+        try:
+            acted += await teams.settle_team(rt, tenant, team_id)
+        except teams.SettleIncomplete:
+            log.warning("groupbuy sweep: team %s of %s is not settled yet", team_id, tenant.id)
     return acted
 
 
@@ -129,7 +133,7 @@ async def sweep(rt: Runtime) -> int:
 def job_specs() -> list[JobSpec]:
     return [
         JobSpec(name=teams.EXPIRE_JOB, function=expire_team),
-        JobSpec(name=teams.SETTLE_JOB, function=settle_team),
+        JobSpec(name=teams.SETTLE_JOB, function=settle_team, timeout_s=300, retry_delay_s=10),
         JobSpec(name=teams.NOTIFY_JOB, function=notify),
         JobSpec(name=SWEEP_JOB, function=sweep, retries=0, timeout_s=300),
     ]

@@ -41,6 +41,10 @@ NOTIFY_JOB = "groupbuy.notify"
 FAILED_REASON = "拼团未成功，已退款"
 
 
+class SettleIncomplete(RuntimeError):
+    """Some orders of a closed team could not be settled this time."""
+
+
 def job_key(job: str, tenant_id: str, team_id: str, suffix: str = "") -> str:
     return f"{job}:{tenant_id}:{team_id}{suffix}"
 
@@ -370,12 +374,15 @@ async def settle_team(rt: Runtime, tenant: TenantInfo, team_id: str) -> int:
         )
     if status not in ("failed", "succeeded"):
         return 0
-    settled = 0
+    settled, stuck = 0, 0
     for order_id in pending:
         try:
             settled += await _settle_order(rt, tenant, order_id)
-        except Exception:  # one stuck order must not stop the others; the sweep retries
+        except Exception:  # one stuck order must not stop the others
+            stuck += 1
             log.exception("groupbuy: settling order %s of %s failed", order_id, tenant.id)
+    if stuck:  # the job is retried (and the sweep comes back while the plugin is on)
+        raise SettleIncomplete(f"{stuck} orders of team {team_id} are not settled yet")
     return settled
 
 

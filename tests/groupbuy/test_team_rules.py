@@ -19,7 +19,8 @@ from sqlalchemy import func, select, update
 from core.db import utcnow
 from core.payments.models import Payment
 from core.runtime import Runtime
-from plugins.groupbuy.models import GroupActivity, GroupTeam
+from plugins.groupbuy import teams
+from plugins.groupbuy.models import GroupActivity, GroupMember, GroupTeam
 from tests.commerce.orders_support import order_row, stock_of
 from tests.commerce.payments_support import pay
 from tests.commerce.refunds_support import refunds_of, settled
@@ -298,3 +299,31 @@ async def test_success_and_failure_notices_are_sent_as_jobs(
     await eventually(sent, what="the success and failure notices")
     assert any(leader.id in line for line in notices(won, "succeeded"))
     assert any(alone.id in line for line in notices(lost, "failed"))
+
+
+async def test_an_order_that_cannot_be_settled_does_not_stop_the_others(
+    client: httpx.AsyncClient, rt: Runtime, worker: None
+) -> None:
+    store = await group_store(client, rt, members=3)
+    leader, joiner, broken = store.buyers
+    merchant = store.merchant
+    team_id, leader_order = await opened_team(client, store, leader)
+    held = await placed(await join_team(client, store, joiner, team_id))
+    odd = await placed(await join_team(client, store, broken, team_id))
+    # A place that says paid for an order that is not: its refund is refused.
+    async with rt.db.tenant_session(merchant.id) as session:
+        await session.execute(
+            update(GroupMember).where(GroupMember.order_id == odd["order_id"]).values(status="paid")
+        )
+        await session.execute(
+            update(GroupTeam).where(GroupTeam.id == team_id).values(status="failed")
+        )
+    tenant = await rt.tenants.resolve(merchant.slug)
+    assert tenant is not None
+    with pytest.raises(teams.SettleIncomplete):
+        await teams.settle_team(rt, tenant, team_id)
+    settled_now = await places(rt, merchant, team_id)
+    assert settled_now[leader_order] == "failed"
+    assert settled_now[held["order_id"]] == "released"
+    assert settled_now[odd["order_id"]] == "paid"
+    assert len(await refunds_of(rt, merchant, leader_order)) == 1
