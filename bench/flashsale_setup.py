@@ -34,7 +34,7 @@ APP_ROLE = "storeplug_bench_app"
 APP_PASSWORD = "storeplug_bench_app"
 VENDOR_TOKEN = "spv_bench-vendor-token"
 SECRET = "bench-secret-key-0123456789abcdefghijklmnop"
-PLAN = "bench-flash"
+PLAN = "bench"
 # The burst comes from one address: the per-IP limit is not what is measured here.
 OPEN_LIMITS = {"buys_per_member": 1000, "buys_per_ip": 1_000_000}
 
@@ -93,7 +93,9 @@ async def drop_database(super_url: str, redis_url: str) -> None:
     await redis.aclose()
 
 
-async def settings_for(super_url: str, redis_url: str, port: int, workers: int) -> Settings:
+async def settings_for(
+    super_url: str, redis_url: str, port: int, workers: int, sandbox: bool = False
+) -> Settings:
     redis = Redis.from_url(redis_url)
     await redis.flushdb()
     await redis.aclose()
@@ -108,6 +110,7 @@ async def settings_for(super_url: str, redis_url: str, port: int, workers: int) 
         port=port,
         workers=workers,
         log_level="WARNING",
+        allow_sandbox_payments=sandbox,
     )
     await asyncio.to_thread(migrate.upgrade, settings)
     return settings
@@ -127,6 +130,8 @@ def start_processes(settings: Settings, log: IO[bytes]) -> list[subprocess.Popen
             "STOREPLUG_PORT": str(settings.port),
             "STOREPLUG_WORKERS": str(settings.workers),
             "STOREPLUG_LOG_LEVEL": "WARNING",
+            # The sandbox provider pays the group-buy bench's orders (it takes no money).
+            "STOREPLUG_ALLOW_SANDBOX_PAYMENTS": "true" if settings.allow_sandbox_payments else "",
         }
     )
     return [
@@ -158,13 +163,21 @@ async def wait_ready(http: httpx.AsyncClient) -> None:
     raise RuntimeError("the server did not become ready")
 
 
-async def new_store(http: httpx.AsyncClient, mode: str) -> Store:
+async def new_store(
+    http: httpx.AsyncClient,
+    mode: str,
+    plugin: str = "flashsale",
+    settings: dict[str, Any] | None = None,
+) -> Store:
+    """A tenant on a plan of ``plugin`` with the plugin on (by default a flash sale store
+    selling through Redis, or in the database-only mode for ``mode="database"``)."""
     vendor = {"Authorization": f"Bearer {VENDOR_TOKEN}"}
-    plan = {"code": PLAN, "name": "Bench", "plugins": ["flashsale"]}
-    assert (await http.put(f"/vendor/v1/plans/{PLAN}", json=plan, headers=vendor)).is_success
+    plan_code = f"{PLAN}-{plugin}"
+    plan = {"code": plan_code, "name": "Bench", "plugins": [plugin]}
+    assert (await http.put(f"/vendor/v1/plans/{plan_code}", json=plan, headers=vendor)).is_success
     slug = f"bench-{mode}-{secrets.token_hex(3)}"
     made = await http.post(
-        "/vendor/v1/tenants", json={"slug": slug, "name": slug, "plan": PLAN}, headers=vendor
+        "/vendor/v1/tenants", json={"slug": slug, "name": slug, "plan": plan_code}, headers=vendor
     )
     body = made.json()
     login = await http.post(
@@ -173,9 +186,10 @@ async def new_store(http: httpx.AsyncClient, mode: str) -> Store:
     )
     auth = {"Authorization": f"Bearer {login.json()['token']}"}
     store = Store(slug=slug, tenant_id=body["tenant"]["id"], auth=auth, mode=mode)
-    settings = {**OPEN_LIMITS, "use_redis": mode == "redis"}
+    if settings is None:
+        settings = {**OPEN_LIMITS, "use_redis": mode == "redis"}
     enabled = await http.post(
-        f"{store.merchant}/plugins/flashsale/enable", json={"settings": settings}, headers=auth
+        f"{store.merchant}/plugins/{plugin}/enable", json={"settings": settings}, headers=auth
     )
     assert enabled.is_success, enabled.text
     return store

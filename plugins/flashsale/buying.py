@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import weakref
 from typing import Any
 
 from litestar import Response
 from sqlalchemy import select
 
+from core.admission import gate
 from core.context import Principal, TenantContext, TenantInfo
 from core.db import utcnow
 from core.errors import AppError
@@ -51,16 +51,10 @@ PASSING = frozenset({"ok", "held", "replay", "missing"})
 # them then learn "sold out" from one read instead of claiming a key, pricing an order and
 # rolling it back; behind the Redis gate only the winners ever get here.
 ADMISSION = 8
-_admissions: weakref.WeakValueDictionary[tuple[str, str], asyncio.Semaphore] = (
-    weakref.WeakValueDictionary()
-)
 
 
 def _admission(tenant_id: str, activity_id: str) -> asyncio.Semaphore:
-    gate = _admissions.get((tenant_id, activity_id))
-    if gate is None:
-        gate = _admissions[(tenant_id, activity_id)] = asyncio.Semaphore(ADMISSION)
-    return gate
+    return gate(("flashsale", tenant_id, activity_id), ADMISSION)
 
 
 def route_of(activity_id: str) -> str:

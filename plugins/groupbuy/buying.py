@@ -14,6 +14,7 @@ from typing import Any
 
 from litestar import Response
 
+from core.admission import gate
 from core.context import Principal, TenantContext, TenantInfo
 from core.idempotency import run_idempotent
 from core.orders import placement
@@ -24,6 +25,8 @@ from plugins.groupbuy import schemas as s
 from plugins.groupbuy.hooks import EXTRA, Intent
 from plugins.groupbuy.models import GroupActivity
 from plugins.groupbuy.rules import PREFIX
+
+ADMISSION = 8  # joins of one team placing orders at a time, per process
 
 
 async def _place(tx: TenantContext, data: s.BuyIn, intent: Intent) -> s.BuyOut:
@@ -95,4 +98,7 @@ async def join_team(
         return await _place(tx, data, intent)
 
     route = f"POST /groupbuy/teams/{team_id}/join"
-    return await run_idempotent(rt, tenant, member, route, key, data, work, status_code=201)
+    # A shared link gone viral: a few joins of one team place orders at a time per process;
+    # once the team is full, the rest learn it from one read (``joinable_team``).
+    async with gate(("groupbuy", tenant.id, team_id), ADMISSION):
+        return await run_idempotent(rt, tenant, member, route, key, data, work, status_code=201)

@@ -7,7 +7,8 @@
   is off (switching it off fails the open teams). An order it could not settle fails the
   job after the others are done, so the queue retries it.
 - ``groupbuy.sweep``: every minute, for every tenant with the plugin on, the fallback for
-  both: teams past their expiry still forming, and closed teams with orders not settled.
+  both: teams past their expiry still forming, and teams closed over two minutes ago with
+  orders not settled.
 - ``groupbuy.notify(tenant_id, team_id, event)``: the success or failure notice to each
   member. The core has no message sender yet, so the notice is logged; a sender plugs in
   here.
@@ -16,6 +17,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from sqlalchemy import and_, or_, select
 
@@ -31,6 +33,7 @@ from plugins.groupbuy.rules import PLUGIN
 log = logging.getLogger("storeplug.groupbuy")
 SWEEP_JOB = "groupbuy.sweep"
 SWEEP_BATCH = 500
+SETTLE_GRACE = timedelta(minutes=2)
 
 
 async def _tenant(rt: Runtime, tenant_id: str) -> TenantInfo | None:
@@ -101,7 +104,9 @@ async def sweep_tenant(rt: Runtime, tenant: TenantInfo) -> int:
                                 GroupTeam.status.in_(("failed", "succeeded")),
                             ),
                             and_(GroupMember.status == "paid", GroupTeam.status == "failed"),
-                        )
+                        ),
+                        # Closed a while ago: the settle job queued at the close comes first.
+                        GroupTeam.closed_at <= utcnow() - SETTLE_GRACE,
                     )
                     .distinct()
                     .limit(SWEEP_BATCH)

@@ -132,10 +132,12 @@ async def joinable_team(ctx: TenantContext, team_id: str, member_id: str) -> Gro
 
 
 def _refuse_closed(team: GroupTeam) -> None:
+    # Out of time is out of time, whether or not the expiry job has been by yet.
+    over = team.expires_at is not None and team.expires_at <= utcnow()
+    if team.close_reason == "expired" or (team.status == "forming" and over):
+        raise errors.team_expired()
     if team.status != "forming":
         raise errors.team_closed(team.status)
-    if team.expires_at is not None and team.expires_at <= utcnow():
-        raise errors.team_expired()
     if team.seats >= team.size:
         raise errors.team_full()
 

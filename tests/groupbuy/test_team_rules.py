@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from core.db import utcnow
 from core.payments.models import Payment
 from core.runtime import Runtime
-from plugins.groupbuy import teams
+from plugins.groupbuy import jobs, teams
 from plugins.groupbuy.models import GroupActivity, GroupMember, GroupTeam
 from tests.commerce.orders_support import order_row, stock_of
 from tests.commerce.payments_support import pay
@@ -54,13 +54,14 @@ async def test_one_open_team_per_member_and_no_joining_ones_own(
 async def test_failed_expired_and_ended_refusals(
     client: httpx.AsyncClient, rt: Runtime, worker: None
 ) -> None:
-    store = await group_store(client, rt, members=3)
-    leader, joiner, late = store.buyers
+    store = await group_store(client, rt, members=4)
+    leader, other_leader, joiner, late = store.buyers
     merchant = store.merchant
-    team_id, _ = await opened_team(client, store, leader)
-    await age_team(rt, merchant, team_id)
-    problem(await join_team(client, store, joiner, team_id), 409, "groupbuy.team_expired")
+    expired, _ = await opened_team(client, store, leader)
+    await age_team(rt, merchant, expired)
+    problem(await join_team(client, store, joiner, expired), 409, "groupbuy.team_expired")
 
+    team_id, _ = await opened_team(client, store, other_leader)
     closed = await client.post(
         f"{merchant.merchant}/groupbuy/teams/{team_id}/close",
         json={"reason": "库存不足"},
@@ -327,3 +328,26 @@ async def test_an_order_that_cannot_be_settled_does_not_stop_the_others(
     assert settled_now[held["order_id"]] == "released"
     assert settled_now[odd["order_id"]] == "paid"
     assert len(await refunds_of(rt, merchant, leader_order)) == 1
+
+
+async def test_the_sweep_settles_a_team_whose_settle_job_was_lost(
+    client: httpx.AsyncClient, rt: Runtime, worker: None
+) -> None:
+    store = await group_store(client, rt, members=1)
+    merchant = store.merchant
+    team_id, leader_order = await opened_team(client, store, store.buyers[0])
+    # Failed long ago, but nothing refunded: the job queued at the close never ran.
+    async with rt.db.tenant_session(merchant.id) as session:
+        await session.execute(
+            update(GroupTeam)
+            .where(GroupTeam.id == team_id)
+            .values(status="failed", closed_at=utcnow() - timedelta(minutes=5))
+        )
+    tenant = await rt.tenants.resolve(merchant.slug)
+    assert tenant is not None
+    # (The server's own minute sweep may get there first: either way it is settled once.)
+    await jobs.sweep_tenant(rt, tenant)
+    assert (await places(rt, merchant, team_id))[leader_order] == "failed"
+    (refund,) = await refunds_of(rt, merchant, leader_order)
+    await settled(client, rt, merchant, refund.id, "succeeded")
+    assert await jobs.sweep_tenant(rt, tenant) == 0

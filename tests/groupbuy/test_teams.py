@@ -103,7 +103,8 @@ async def test_an_expired_team_fails_and_both_members_are_refunded_through_wecha
     assert await stock_of(rt, merchant, store.sku.id) == 18
 
     await age_team(rt, merchant, team_id)
-    assert await jobs.sweep_tenant(rt, await _tenant(rt, merchant.slug)) >= 1
+    # (The server's own minute sweep may get there first: either way it expires once.)
+    await jobs.sweep_tenant(rt, await _tenant(rt, merchant.slug))
     team = await team_row(rt, merchant, team_id)
     assert (team.status, team.close_reason) == ("failed", "expired")
 
@@ -142,7 +143,7 @@ async def test_virtual_completion_at_60_percent_succeeds_with_one_placeholder(
     unpaid = await placed(await join_team(client, store, late, team_id))
 
     await age_team(rt, merchant, team_id)
-    assert await jobs.expire_team(rt, merchant.id, team_id) == "succeeded"
+    await jobs.expire_team(rt, merchant.id, team_id)  # unless the minute sweep came first
     team = await team_row(rt, merchant, team_id)
     assert (team.status, team.paid, team.placeholders) == ("succeeded", 2, 1)
     for order_id in (leader_order, joined["order_id"]):
@@ -167,7 +168,8 @@ async def test_without_enough_paid_virtual_completion_fails_the_team(
     store = await group_store(client, rt, members=1, virtual_percent=60)
     team_id, leader_order = await opened_team(client, store, store.buyers[0])
     await age_team(rt, store.merchant, team_id)
-    assert await jobs.expire_team(rt, store.merchant.id, team_id) == "failed"
+    await jobs.expire_team(rt, store.merchant.id, team_id)  # unless the minute sweep came first
+    assert (await team_row(rt, store.merchant, team_id)).status == "failed"
 
     async def refunded() -> bool:
         return len(await refunds_of(rt, store.merchant, leader_order)) == 1
