@@ -25,7 +25,7 @@ from core.db import utcnow
 from core.orders.models import Order
 from core.payments.models import Refund
 from plugins.groupbuy import errors, teams
-from plugins.groupbuy.models import GroupActivity, GroupItem, GroupMember, GroupTeam
+from plugins.groupbuy.models import IN_TEAM, GroupActivity, GroupItem, GroupMember, GroupTeam
 from plugins.groupbuy.rules import HOLDER, PLUGIN, PREFIX, activity_with_items, settings_of
 
 EXTRA = PLUGIN  # ctx.extras key of the buy route's Intent
@@ -80,7 +80,7 @@ async def _used_by_member(ctx: TenantContext, activity_id: str, member_id: str) 
         select(func.coalesce(func.sum(GroupMember.quantity), 0)).where(
             GroupMember.activity_id == activity_id,
             GroupMember.member_id == member_id,
-            GroupMember.status.in_(("held", "paid")),
+            GroupMember.status.in_(IN_TEAM),
         )
     )
     return int(used or 0)

@@ -4,8 +4,9 @@
   out (when its leader paid): virtual completion or failure (``teams.expire_team``).
 - ``groupbuy.settle_team(tenant_id, team_id)``: refunds a failed team's paid orders and
   cancels the unpaid orders of a closed team (``teams.settle_team``), even once the plugin
-  is off (switching it off fails the open teams). An order it could not settle fails the
-  job after the others are done, so the queue retries it.
+  is off (switching it off fails the open teams). An order that failed unexpectedly fails
+  the job after the others are done, so the queue retries it; one the refunds refused (a
+  refund already holds the money) is logged, and the sweep comes back to it.
 - ``groupbuy.sweep``: every minute, for every tenant with the plugin on, the fallback for
   both: teams past their expiry still forming, and teams closed over two minutes ago with
   orders not settled.

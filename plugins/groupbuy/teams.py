@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.context import Principal, TenantContext, TenantInfo
 from core.db import utcnow
+from core.errors import AppError
 from core.orders.models import Order
 from core.orders.state import release_fulfillment, transition
 from core.payments.models import Refund
@@ -30,7 +31,7 @@ from core.payments.refund_holds import lock_order
 from core.payments.refunds import refund_order
 from core.runtime import Runtime
 from plugins.groupbuy import errors
-from plugins.groupbuy.models import OPEN_TEAM, GroupActivity, GroupMember, GroupTeam
+from plugins.groupbuy.models import IN_TEAM, OPEN_TEAM, GroupActivity, GroupMember, GroupTeam
 from plugins.groupbuy.rules import HOLDER, PLUGIN
 
 log = logging.getLogger("storeplug.groupbuy")
@@ -122,7 +123,7 @@ async def joinable_team(ctx: TenantContext, team_id: str, member_id: str) -> Gro
         select(GroupMember.id).where(
             GroupMember.team_id == team.id,
             GroupMember.member_id == member_id,
-            GroupMember.status.in_(("held", "paid")),
+            GroupMember.status.in_(IN_TEAM),
         )
     )
     if mine is not None:
@@ -262,7 +263,7 @@ async def succeed(ctx: TenantContext, team: GroupTeam, placeholders: int = 0) ->
     now = utcnow()
     team.status, team.closed_at, team.placeholders = "succeeded", now, placeholders
     team.close_reason = "virtual completion" if placeholders else "complete"
-    for place in await _places(ctx, team.id, "held", "paid"):
+    for place in await _places(ctx, team.id, *IN_TEAM):
         place.open_activity = None
         if place.status != "paid":
             continue  # an unpaid place of a virtually completed team: settle_team cancels it
@@ -366,9 +367,7 @@ async def settle_team(rt: Runtime, tenant: TenantInfo, team_id: str) -> int:
                     select(GroupMember.order_id)
                     .where(
                         GroupMember.team_id == team_id,
-                        GroupMember.status.in_(
-                            ("held", "paid") if status == "failed" else ("held",)
-                        ),
+                        GroupMember.status.in_(IN_TEAM if status == "failed" else ("held",)),
                     )
                     .order_by(GroupMember.order_id)
                 )
@@ -380,10 +379,12 @@ async def settle_team(rt: Runtime, tenant: TenantInfo, team_id: str) -> int:
     for order_id in pending:
         try:
             settled += await _settle_order(rt, tenant, order_id)
+        except AppError as exc:  # refused (a refund already holds the money): for a person
+            log.error("groupbuy: order %s of %s not settled: %s", order_id, tenant.id, exc)
         except Exception:  # one stuck order must not stop the others
             stuck += 1
             log.exception("groupbuy: settling order %s of %s failed", order_id, tenant.id)
-    if stuck:  # the job is retried (and the sweep comes back while the plugin is on)
+    if stuck:  # the job is retried; the minute sweep comes back to refused ones too
         raise SettleIncomplete(f"{stuck} orders of team {team_id} are not settled yet")
     return settled
 
