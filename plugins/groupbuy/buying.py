@@ -20,11 +20,10 @@ from core.idempotency import run_idempotent
 from core.orders import placement
 from core.orders import schemas as orders
 from core.runtime import Runtime
-from plugins.groupbuy import errors, teams
 from plugins.groupbuy import schemas as s
+from plugins.groupbuy import teams
 from plugins.groupbuy.hooks import EXTRA, Intent
-from plugins.groupbuy.models import GroupActivity
-from plugins.groupbuy.rules import PREFIX
+from plugins.groupbuy.rules import PREFIX, get_activity
 
 ADMISSION = 8  # joins of one team placing orders at a time, per process
 
@@ -47,8 +46,7 @@ async def _place(tx: TenantContext, data: s.BuyIn, intent: Intent) -> s.BuyOut:
             options=data.options,
         ),
     )
-    if intent.team is None:  # the hooks did not run: the plugin is off for this tenant
-        raise errors.activity_not_found()
+    assert intent.team is not None  # opened or joined by order_before_place
     return s.BuyOut(
         status=order.status,
         order_id=order.id,
@@ -73,8 +71,7 @@ async def open_team(
     async def work(tx: TenantContext) -> s.BuyOut:
         # An unknown activity (another store's included) is a 404 before the core checks the
         # order's body (the address, the fulfillment).
-        if await tx.session.get(GroupActivity, (tx.tenant_id, activity_id)) is None:
-            raise errors.activity_not_found()
+        await get_activity(tx, activity_id)
         intent = Intent(activity_id=activity_id, sku_id=data.sku_id, quantity=data.quantity)
         return await _place(tx, data, intent)
 

@@ -25,7 +25,7 @@ from core.paging import Page, page_of, paged
 from plugins.groupbuy import errors
 from plugins.groupbuy import schemas as s
 from plugins.groupbuy.models import GroupActivity, GroupItem, GroupMember, GroupTeam
-from plugins.groupbuy.rules import activity_with_items, phase_of
+from plugins.groupbuy.rules import get_activity, items_of, phase_of
 
 
 def activity_out(
@@ -84,19 +84,6 @@ def team_out(team: GroupTeam, members: list[GroupMember] | None = None) -> s.Tea
 
 
 # ---- activities ----------------------------------------------------------------------------
-
-
-async def get_activity(
-    ctx: TenantContext, activity_id: str, *, lock: bool = False
-) -> GroupActivity:
-    """The activity, or 404 ``groupbuy.activity_not_found`` (another store's id included)."""
-    activity = None
-    if len(activity_id) <= ID_LENGTH:
-        query = select(GroupActivity).where(GroupActivity.id == activity_id)
-        activity = await ctx.session.scalar(query.with_for_update() if lock else query)
-    if activity is None:
-        raise errors.activity_not_found()
-    return activity
 
 
 def _check_window(data: s.ActivityIn, *, creating: bool) -> None:
@@ -219,7 +206,7 @@ async def stop(ctx: TenantContext, activity_id: str) -> s.ActivityOut:
         activity.status = "stopped"
         activity.stopped_at = activity.updated_at = utcnow()
         await ctx.session.flush()
-    _, items = await activity_with_items(ctx, activity.id)
+    items = await items_of(ctx, activity.id)
     return activity_out(activity, items)
 
 
@@ -234,7 +221,7 @@ async def remove(ctx: TenantContext, activity_id: str) -> None:
 
 async def detail(ctx: TenantContext, activity_id: str) -> s.ActivityOut:
     activity = await get_activity(ctx, activity_id)
-    _, items = await activity_with_items(ctx, activity.id)
+    items = await items_of(ctx, activity.id)
     return activity_out(activity, items)
 
 

@@ -26,7 +26,7 @@ from core.paging import decode_keyset, encode_keyset, keyset_page_of, keyset_pag
 from plugins.groupbuy import errors
 from plugins.groupbuy import schemas as s
 from plugins.groupbuy.models import GroupActivity, GroupItem, GroupMember, GroupTeam
-from plugins.groupbuy.rules import PLUGIN, PREFIX, phase_of, settings_of
+from plugins.groupbuy.rules import PLUGIN, PREFIX, get_activity, phase_of, settings_of
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EXPIRY_TAG = "expiry"
@@ -83,10 +83,8 @@ async def list_live(ctx: TenantContext, limit: int, cursor: str | None) -> s.Sto
 
 async def visible_activity(ctx: TenantContext, activity_id: str) -> GroupActivity:
     """An activity buyers may see: a stopped one is gone (an ended one still shows)."""
-    activity = None
-    if len(activity_id) <= ID_LENGTH:
-        activity = await ctx.session.get(GroupActivity, (ctx.tenant_id, activity_id))
-    if activity is None or activity.status != "active":
+    activity = await get_activity(ctx, activity_id)
+    if activity.status != "active":
         raise errors.activity_not_found()
     return activity
 
