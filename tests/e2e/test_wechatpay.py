@@ -366,9 +366,12 @@ async def test_cancelling_closes_the_payment_at_wechat_pay(
     await drain(rt)
 
     async def closed() -> bool:
-        return fake_wechatpay.trade(out_trade_no)[1].state == "CLOSED"
+        # WeChat Pay closes the trade first; the job then records it in its own transaction.
+        at_wechat = fake_wechatpay.trade(out_trade_no)[1].state == "CLOSED"
+        row = await payment_row(rt, store.merchant, out_trade_no)
+        return at_wechat and row.status == "closed"
 
-    await eventually(closed, what="the trade closed at WeChat Pay")
+    await eventually(closed, what="the trade closed at WeChat Pay and recorded")
     assert (await payment_row(rt, store.merchant, out_trade_no)).status == "closed"
 
 
