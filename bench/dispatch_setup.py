@@ -18,13 +18,13 @@ from redis.asyncio import Redis
 from sqlalchemy import insert, text
 from sqlalchemy.pool import NullPool
 
-from core import migrate
 from core.db import create_engine, new_id, utcnow
 from core.hookspecs import hookimpl
 from core.plugins import PluginMeta
 from core.settings import Settings, load_settings
-from tenants.models import Plan, Tenant, TenantPlugin
-from tenants.registry import version_key
+from core.tenancy.directory import version_key
+from core.tenancy.models import Plan, Tenant, TenantPlugin
+from storeplug.runtime import upgrade_database
 
 DEFAULT_PG_SUPER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/10"
@@ -150,7 +150,7 @@ class Backend:
             settings = load_settings(
                 {}, database_url=app_url, migration_database_url=owner_url, **overrides
             )
-        await asyncio.to_thread(migrate.upgrade, settings)
+        await asyncio.to_thread(upgrade_database, settings)
         return settings
 
     async def _fresh_postgres(self, database: str) -> tuple[str, str]:

@@ -55,6 +55,7 @@ from bench.flashsale_setup import (
 from core.runtime import Runtime
 from plugins.flashsale import preheat
 from plugins.flashsale.models import FlashItem, FlashMember, FlashOrder
+from storeplug.runtime import build_runtime
 
 Request = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
 
@@ -228,7 +229,7 @@ async def run(args: argparse.Namespace) -> str:
     with tempfile.NamedTemporaryFile(prefix="flashsale-bench-", suffix=".log", delete=False) as log:
         print(f"server log: {log.name}", file=sys.stderr)
         processes = start_processes(settings, log)
-        rt = Runtime.build(settings)
+        rt = build_runtime(settings)
         load_before, started = _load(), time.perf_counter()
         try:
             rounds = await _rounds(args, rt, f"http://127.0.0.1:{settings.port}")

@@ -19,13 +19,13 @@ import asyncpg
 import httpx
 from redis.asyncio import Redis
 
-from core import migrate
 from core.catalog.models import Product, Sku
 from core.db import utcnow
 from core.members.models import Address, Member
 from core.members.tokens import issue_access_token
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
+from storeplug.runtime import upgrade_database
 
 DEFAULT_PG_SUPER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/11"
@@ -112,7 +112,7 @@ async def settings_for(
         log_level="WARNING",
         allow_sandbox_payments=sandbox,
     )
-    await asyncio.to_thread(migrate.upgrade, settings)
+    await asyncio.to_thread(upgrade_database, settings)
     return settings
 
 
@@ -136,7 +136,7 @@ def start_processes(settings: Settings, log: IO[bytes]) -> list[subprocess.Popen
     )
     return [
         subprocess.Popen(
-            [sys.executable, "-m", "core.cli", command], env=env, stdout=log, stderr=log
+            [sys.executable, "-m", "storeplug.cli", command], env=env, stdout=log, stderr=log
         )
         for command in ("serve", "worker")
     ]

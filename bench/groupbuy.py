@@ -54,6 +54,7 @@ from core.db import utcnow
 from core.orders.models import Order
 from core.runtime import Runtime
 from plugins.groupbuy.models import GroupMember, GroupTeam
+from storeplug.runtime import build_runtime
 
 PRICE, GROUP_PRICE = 29900, 19900
 
@@ -208,7 +209,7 @@ async def run(args: argparse.Namespace) -> str:
     with tempfile.NamedTemporaryFile(prefix="groupbuy-bench-", suffix=".log", delete=False) as log:
         print(f"server log: {log.name}", file=sys.stderr)
         processes = start_processes(settings, log)
-        rt = Runtime.build(settings)
+        rt = build_runtime(settings)
         load_before, started = _load(), time.perf_counter()
         try:
             rounds = await _rounds(args, rt, f"http://127.0.0.1:{settings.port}")

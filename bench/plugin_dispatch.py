@@ -69,13 +69,14 @@ from bench.dispatch_setup import (
 from core.context import TenantInfo
 from core.plugins import PluginRegistry, TenantHooks, build_registry
 from core.runtime import Runtime
-from tenants.registry import TenantDirectory, version_key
+from core.tenancy.directory import TenantDirectory, version_key
+from storeplug.runtime import build_runtime
 
 # ---- what is measured ----------------------------------------------------------------------
 
 
 def new_directory(rt: Runtime, redis: Redis | None) -> TenantDirectory:
-    """An empty directory built as ``Runtime.build`` builds ``rt.tenants``, with or without
+    """An empty directory built as ``build_runtime`` builds ``rt.tenants``, with or without
     Redis (the runtime's own directory serves as the warm worker's)."""
     features = {name: meta.feature for name, meta in rt.plugins.metas.items()}
     return TenantDirectory(rt.db, redis, features)
@@ -256,7 +257,7 @@ async def prepare(
     missing = {plugin_name(f) for f in FEATURES} - registry.names
     if missing:
         raise RuntimeError(f"synthetic plugins not registered: {sorted(missing)}")
-    rt = Runtime.build(settings, plugins=registry)
+    rt = build_runtime(settings, plugins=registry)
     counter = StatementCounter()
     event.listen(rt.db.engine.sync_engine, "before_cursor_execute", counter)
     sc = Scenario(tenants=count, rt=rt, expected=expected, counter=counter, seed_s=seed_s)

@@ -15,6 +15,7 @@ from litestar.params import QueryParameter
 from core.auth import bearer_token, check_vendor_token
 from core.context import Principal, TenantContext, TenantInfo
 from core.errors import AppError, Forbidden, Unauthorized
+from core.members.tokens import verify_access_token
 from core.paging import MAX_LIMIT
 from core.runtime import Runtime
 
@@ -68,8 +69,6 @@ async def store_guard(
     if not tenant.active:
         raise Forbidden("this store is suspended", code="tenant.suspended")
     if handler.opt.get("member"):
-        from core.members.tokens import verify_access_token
-
         token = bearer_token(connection.headers.get("authorization"))
         secret = runtime_of(connection).settings.secret_key
         member_id = verify_access_token(secret, tenant.id, token)
@@ -89,12 +88,11 @@ async def merchant_auth_guard(
     """
     if handler.opt.get("public"):
         return
-    from tenants.service import authenticate  # tenants builds on core; import at call time
-
     tenant = await tenant_of(connection)
     token = bearer_token(connection.headers.get("authorization"))
-    async with runtime_of(connection).tenant_context(tenant) as ctx:
-        connection.scope["storeplug_principal"] = await authenticate(ctx, token)  # type: ignore[typeddict-unknown-key]
+    runtime = runtime_of(connection)
+    async with runtime.tenant_context(tenant) as ctx:
+        connection.scope["storeplug_principal"] = await runtime.authenticate(ctx, token)  # type: ignore[typeddict-unknown-key]
 
 
 def _principal_of(request: AnyRequest) -> Principal | None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -21,6 +22,14 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("storeplug-dummy-password")
 
 ROLE_RANK = {"clerk": 1, "manager": 2, "owner": 3}
+
+
+class StaffAuthenticator(Protocol):
+    """Turns a bearer token into the merchant caller, within the tenant of ``ctx``, or raises
+    ``Unauthorized``. The vendor side provides it (``tenants.service.authenticate``); core's
+    guards call it through the runtime."""
+
+    def __call__(self, ctx: TenantContext, token: str) -> Awaitable[Principal]: ...
 
 
 def hash_password(password: str) -> str:

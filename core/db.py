@@ -5,7 +5,7 @@ Two walls keep one merchant's rows away from another's:
    ``with_loader_criteria``, new rows get the session's tenant id, and a query of a tenant table
    from a session without a tenant is refused outright.
 2. On PostgreSQL, each transaction runs ``set_config('app.tenant_id', :id, true)`` and every
-   tenant table has a FORCEd row-level security policy on that setting (see migrations/rls.py).
+   tenant table has a FORCEd row-level security policy on that setting (see core/tenancy/rls.py).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 from litestar import Response
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from core.context import Principal, TenantContext, TenantInfo
@@ -192,12 +192,8 @@ async def _release(rt: Runtime, tenant: TenantInfo, ident: dict[str, str]) -> No
 
 async def purge_expired(rt: Runtime) -> int:
     """Job: drop expired keys, tenant by tenant (RLS stays on)."""
-    from tenants.models import Tenant
-
-    async with rt.db.shared_session() as session:
-        tenant_ids = (await session.scalars(select(Tenant.id))).all()
     purged = 0
-    for tenant_id in tenant_ids:
+    for tenant_id in await rt.tenants.ids():
         async with rt.db.tenant_session(tenant_id) as session:
             result = await session.execute(
                 delete(IdempotencyKey).where(IdempotencyKey.expires_at <= utcnow())

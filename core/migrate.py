@@ -10,14 +10,13 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from core.plugins import PluginRegistry, build_registry
+from core.plugins import PluginRegistry
 from core.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def alembic_config(settings: Settings, registry: PluginRegistry | None = None) -> Config:
-    registry = registry or build_registry(settings.plugin_modules)
+def alembic_config(settings: Settings, registry: PluginRegistry) -> Config:
     locations = [str(MIGRATIONS_DIR / "versions")]
     locations += [meta.migrations for meta in registry.metas.values() if meta.migrations]
     cfg = Config()
@@ -29,14 +28,14 @@ def alembic_config(settings: Settings, registry: PluginRegistry | None = None) -
     return cfg
 
 
-def upgrade(settings: Settings, revision: str = "heads") -> None:
+def upgrade(settings: Settings, registry: PluginRegistry, revision: str = "heads") -> None:
     """Migrate as the owner role (``STOREPLUG_MIGRATION_DATABASE_URL``). Blocking: call it
     from a thread when an event loop is running (alembic's env runs its own loop)."""
-    command.upgrade(alembic_config(settings), revision)
+    command.upgrade(alembic_config(settings, registry), revision)
 
 
-def current(settings: Settings) -> str:
-    cfg = alembic_config(settings)
+def current(settings: Settings, registry: PluginRegistry) -> str:
+    cfg = alembic_config(settings, registry)
     buffer = io.StringIO()
     cfg.stdout = buffer
     command.current(cfg)

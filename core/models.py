@@ -36,3 +36,4 @@ from core.members import models as _members  # noqa: E402,F401
 from core.orders import models as _orders  # noqa: E402,F401
 from core.payments import models as _payments  # noqa: E402,F401
 from core.store import models as _store  # noqa: E402,F401
+from core.tenancy import models as _tenancy  # noqa: E402,F401

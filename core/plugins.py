@@ -1,8 +1,9 @@
 """The plugin manager, plugin metadata and per-tenant hook dispatch.
 
 One ``pluggy.PluginManager("storeplug")`` is built at start-up: always-on core modules first,
-then the built-in feature plugins, the ``storeplug.plugins`` entry points and any modules named
-in ``STOREPLUG_PLUGIN_MODULES``; then ``check_pending()``. Nothing is registered while serving.
+then the feature plugin modules the composition root names (the built-ins, then any in
+``STOREPLUG_PLUGIN_MODULES``), then the ``storeplug.plugins`` entry points; then
+``check_pending()``. Nothing is registered while serving.
 
 A tenant's calls go through ``TenantHooks``: ``pm.subset_hook_caller`` with the feature plugins
 that tenant has *not* enabled removed (pytest's FSHookProxy is the model). Proxies are cached
@@ -36,13 +37,6 @@ CORE_MODULES: tuple[str, ...] = (
     "core.payments.defaults",
     "core.payments.hooks",
     "core.coupons.defaults",
-)
-# Feature plugins that ship with storeplug; a merchant switches each on or off.
-BUILTIN_PLUGINS: tuple[str, ...] = (
-    "plugins.flashsale.plugin",
-    "plugins.points.plugin",
-    "plugins.pickup.plugin",
-    "plugins.groupbuy.plugin",
 )
 
 
@@ -171,12 +165,14 @@ def _register(pm: pluggy.PluginManager, module: ModuleType | object, name: str) 
         pm.register(module, name=name)
 
 
-def build_registry(extra_modules: Iterable[str] = ()) -> PluginRegistry:
+def build_registry(plugin_modules: Iterable[str] = ()) -> PluginRegistry:
+    """The plugin manager with the core's modules, ``plugin_modules`` (feature plugins by
+    module name) and every ``storeplug.plugins`` entry point."""
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
     for module_name in CORE_MODULES:
         _register(pm, importlib.import_module(module_name), module_name)
-    for module_name in (*BUILTIN_PLUGINS, *extra_modules):
+    for module_name in plugin_modules:
         module = importlib.import_module(module_name)
         _register(pm, module, _meta_of(module, module_name).name)
     pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)

@@ -1,4 +1,7 @@
-"""The process-wide services, built once at start-up and shared by requests and jobs."""
+"""The process-wide services, built once at start-up and shared by requests and jobs.
+
+Core does not know the layers above it: the composition root (``storeplug.runtime``) hands in
+the plugin registry (built-ins included) and the staff authenticator of ``tenants``."""
 
 from __future__ import annotations
 
@@ -9,14 +12,15 @@ from dataclasses import dataclass, field
 from redis.asyncio import BlockingConnectionPool, Redis
 
 import core.models  # noqa: F401  (every core table is mapped before the first query)
+from core.auth import StaffAuthenticator
 from core.context import Principal, TenantContext, TenantInfo
 from core.db import Database, create_engine
 from core.jobs import CronSpec, JobQueue, JobSpec, build_queue
 from core.payments.providers import PaymentProvider, index_providers
-from core.plugins import PluginRegistry, build_registry
+from core.plugins import PluginRegistry
 from core.ratelimit import FailureCounter
 from core.settings import Settings
-from tenants.registry import TenantDirectory
+from core.tenancy.directory import TenantDirectory
 
 
 @dataclass
@@ -30,12 +34,15 @@ class Runtime:
     login_failures: FailureCounter
     # Every registered payment provider by name (``register_payment_providers``).
     payment_providers: dict[str, PaymentProvider]
+    # Resolves a staff session or API key within a tenant (``tenants.service.authenticate``).
+    authenticate: StaffAuthenticator
     # Set right after construction: job functions receive the runtime as their context.
     jobs: JobQueue = field(init=False)
 
     @classmethod
-    def build(cls, settings: Settings, plugins: PluginRegistry | None = None) -> Runtime:
-        plugins = plugins or build_registry(settings.plugin_modules)
+    def build(
+        cls, settings: Settings, plugins: PluginRegistry, authenticate: StaffAuthenticator
+    ) -> Runtime:
         db = Database(create_engine(settings.database_url))
         redis: Redis | None = None
         if settings.redis_url:
@@ -55,6 +62,7 @@ class Runtime:
             ),
             login_failures=FailureCounter(redis, limit=10, window_s=15 * 60),
             payment_providers=index_providers(plugins.pm.hook.register_payment_providers()),
+            authenticate=authenticate,
         )
         runtime.jobs = build_queue(settings.redis_url or None, specs, crons, runtime)
         return runtime

@@ -12,14 +12,13 @@ import core.models  # noqa: F401  (registers the core tables)
 import tenants.models  # noqa: F401
 from core.db import Base, create_engine
 from core.settings import Settings, load_settings
+from storeplug.runtime import build_plugins
 
 config = context.config
 settings: Settings = config.attributes.get("settings") or load_settings()
 # Plugin modules were imported by the registry, which registered their tables on Base.
 if "registry" not in config.attributes:
-    from core.plugins import build_registry
-
-    build_registry(settings.plugin_modules)
+    build_plugins(settings)
 
 target_metadata = Base.metadata
 

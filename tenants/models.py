@@ -1,43 +1,15 @@
-"""Vendor-side tables. ``plans`` and ``tenants`` are the shared (non-tenant) tables;
-staff, sessions, API keys and plugin settings belong to a tenant."""
+"""Staff, their sessions and API keys: the tenant's people and machines that sign in to the
+merchant surfaces. The registry's own tables (plans, tenants, tenant_plugins) are in
+``core.tenancy.models``."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import ID_LENGTH, Base, TenantOwned, TenantScoped, new_id, tenant_fk, utcnow
-
-SHARED = {"shared": True}
-
-
-class Plan(Base):
-    __tablename__ = "plans"
-    __table_args__ = {"info": SHARED}
-
-    code: Mapped[str] = mapped_column(String(40), primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
-    # Plan features; a plugin may be enabled when its PluginMeta.feature is listed here.
-    plugins: Mapped[list[str]] = mapped_column(default=list)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class Tenant(Base):
-    __tablename__ = "tenants"
-    __table_args__ = {"info": SHARED}
-
-    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
-    slug: Mapped[str] = mapped_column(String(40), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    plan: Mapped[str] = mapped_column(ForeignKey("plans.code"))
-    status: Mapped[str] = mapped_column(String(20), default="active")
-    branding: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    contact: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+from core.db import ID_LENGTH, Base, TenantScoped, tenant_fk, utcnow
 
 
 class StaffUser(TenantScoped, Base):
@@ -81,13 +53,3 @@ class ApiKey(TenantScoped, Base):
     created_by: Mapped[str] = mapped_column(String(ID_LENGTH))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
-
-
-class TenantPlugin(TenantOwned, Base):
-    """Per-tenant enablement and settings of a feature plugin. Turning off keeps the row."""
-
-    __tablename__ = "tenant_plugins"
-    plugin: Mapped[str] = mapped_column(String(64), primary_key=True)
-    enabled: Mapped[bool] = mapped_column(default=False)
-    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

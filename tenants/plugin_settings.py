@@ -17,7 +17,7 @@ from core.context import TenantContext
 from core.errors import AppError
 from core.plugins import PluginMeta, call_acting
 from core.runtime import Runtime
-from tenants.models import TenantPlugin
+from core.tenancy.models import TenantPlugin
 from tenants.schemas import PluginOut
 
 

@@ -27,8 +27,9 @@ from core.errors import AppError, Conflict, Forbidden, NotFound, Unauthorized
 from core.paging import Page, page_of, paged
 from core.ratelimit import FailureCounter
 from core.runtime import Runtime
+from core.tenancy.models import Plan, Tenant
 from tenants import schemas as s
-from tenants.models import ApiKey, Plan, StaffSession, StaffUser, Tenant
+from tenants.models import ApiKey, StaffSession, StaffUser
 
 SESSION_TTL = timedelta(hours=12)
 STAFF_TOKEN_PREFIX = "sps"

@@ -20,11 +20,11 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from core import migrate
-from core.app import create_app
 from core.jobs import SaqQueue
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
+from storeplug.app import create_app
+from storeplug.runtime import build_runtime, upgrade_database
 from tests.fakes.loopback import serve
 
 if TYPE_CHECKING:
@@ -151,7 +151,7 @@ async def settings(
             redis_url=REDIS_URL,
             **fakes,
         )
-    await asyncio.to_thread(migrate.upgrade, result)
+    await asyncio.to_thread(upgrade_database, result)
     return result
 
 
@@ -169,7 +169,7 @@ class LiveServer:
 @pytest.fixture(scope="session")
 async def server(settings: Settings) -> AsyncIterator[LiveServer]:
     """The real app behind a real uvicorn on a loopback port, in the test's event loop."""
-    runtime = Runtime.build(settings)
+    runtime = build_runtime(settings)
     async with serve(create_app(settings, runtime), settings.port) as url:
         yield LiveServer(url=url, runtime=runtime)
 

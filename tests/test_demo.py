@@ -20,7 +20,7 @@ def test_demo_serves_what_it_prints(tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith("STOREPLUG_")}
     env["STOREPLUG_DEMO_SECRET_FILE"] = str(tmp_path / "secret")
     process = subprocess.Popen(
-        [sys.executable, "-m", "core.cli", "demo", "--port", str(port)],
+        [sys.executable, "-m", "storeplug.cli", "demo", "--port", str(port)],
         cwd=tmp_path,
         env={**env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
         stdout=subprocess.PIPE,

@@ -20,6 +20,7 @@ from core.db import Base, create_engine
 from core.migrate import alembic_config
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
+from storeplug.runtime import build_plugins
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,12 +57,14 @@ async def test_database_matches_models(settings: Settings, rt: Runtime) -> None:
 def script_heads() -> set[str]:
     """The heads of every version tree: the core's and each installed plugin's branch."""
     settings = load_settings({}, plugin_modules=("tests.plugins.echo.plugin",))
-    return set(ScriptDirectory.from_config(alembic_config(settings)).get_heads())
+    return set(
+        ScriptDirectory.from_config(alembic_config(settings, build_plugins(settings))).get_heads()
+    )
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "core.cli", *args],
+        [sys.executable, "-m", "storeplug.cli", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

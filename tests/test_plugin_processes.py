@@ -57,7 +57,7 @@ async def server_processes(
                         "-m",
                         "uvicorn",
                         "--factory",
-                        "core.asgi:create",
+                        "storeplug.asgi:create",
                         "--host",
                         "127.0.0.1",
                         "--port",

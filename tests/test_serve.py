@@ -30,7 +30,7 @@ def test_serve_runs_workers(settings: Settings, backend: str) -> None:
         STOREPLUG_LOG_LEVEL="WARNING",
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "core.cli", "serve"],
+        [sys.executable, "-m", "storeplug.cli", "serve"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -3,36 +3,17 @@ timer, its safety-net sweep and the auto-complete sweep."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from core.hookspecs import hookimpl
 from core.jobs import CronSpec, JobSpec
-
-
-async def _expire_unpaid(rt: Any, tenant_id: str, order_id: str) -> None:
-    from core.orders.jobs import expire_unpaid
-
-    await expire_unpaid(rt, tenant_id, order_id)
-
-
-async def _sweep_unpaid(rt: Any) -> None:
-    from core.orders.jobs import sweep_unpaid
-
-    await sweep_unpaid(rt)
-
-
-async def _auto_complete(rt: Any) -> None:
-    from core.orders.jobs import auto_complete
-
-    await auto_complete(rt)
+from core.orders.jobs import auto_complete, expire_unpaid, sweep_unpaid
 
 
 @hookimpl
 def register_jobs() -> list[JobSpec]:
     return [
-        JobSpec(name="orders.expire_unpaid", function=_expire_unpaid),
-        JobSpec(name="orders.sweep_unpaid", function=_sweep_unpaid, retries=0, timeout_s=300),
-        JobSpec(name="orders.auto_complete", function=_auto_complete, retries=0, timeout_s=600),
+        JobSpec(name="orders.expire_unpaid", function=expire_unpaid),
+        JobSpec(name="orders.sweep_unpaid", function=sweep_unpaid, retries=0, timeout_s=300),
+        JobSpec(name="orders.auto_complete", function=auto_complete, retries=0, timeout_s=600),
     ]
 
 

@@ -7,9 +7,9 @@ move another worker made first is simply skipped.
   order of every tenant.
 - ``orders.auto_complete``: shipped orders older than the store's ``auto_complete_days``.
 
-Sweeps go tenant by tenant: the ids come from the shared ``tenants`` table, and each tenant's
-rows are read with that tenant set (row-level security stays on). Each order moves in a
-transaction of its own, so one failure does not hold back the rest.
+Sweeps go tenant by tenant: the ids come from the tenant directory (``rt.tenants.ids()``),
+and each tenant's rows are read with that tenant set (row-level security stays on). Each
+order moves in a transaction of its own, so one failure does not hold back the rest.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from core.orders.models import Order
 from core.orders.state import transition
 from core.runtime import Runtime
 from core.store.models import StoreSettings
-from tenants.models import Tenant
 
 log = logging.getLogger("storeplug.orders.jobs")
 
@@ -40,34 +39,6 @@ BATCH = 500  # orders per tenant per sweep run; the next run takes the rest
 def expire_key(tenant_id: str, order_id: str) -> str:
     """The job key of one order's timer: enqueueing it twice is a no-op."""
     return f"orders.expire:{tenant_id}:{order_id}"
-
-
-async def tenant_info(rt: Runtime, tenant_id: str) -> TenantInfo | None:
-    """The cached ``TenantInfo`` of a tenant id (jobs know ids, the directory knows slugs)."""
-    async with rt.db.read_session() as session:
-        slug = await session.scalar(select(Tenant.slug).where(Tenant.id == tenant_id))
-    if slug is None:
-        return None
-    return await rt.tenants.resolve(slug)
-
-
-async def plugin_tenant(rt: Runtime, tenant_id: str, plugin: str) -> TenantInfo | None:
-    """The tenant, if it exists and has ``plugin`` on (a plugin's job does nothing else)."""
-    tenant = await tenant_info(rt, tenant_id)
-    return tenant if tenant is not None and plugin in tenant.enabled_plugins else None
-
-
-async def plugin_tenants(rt: Runtime, plugin: str) -> list[TenantInfo]:
-    """Every tenant with ``plugin`` on, for a cron that sweeps them one after another (each
-    with its own tenant set: RLS stays on)."""
-    async with rt.db.read_session() as session:
-        slugs = list((await session.scalars(select(Tenant.slug).order_by(Tenant.id))).all())
-    found = []
-    for slug in slugs:  # one query, then the directory's cache: cheap for a minute's cron
-        tenant = await rt.tenants.resolve(slug)
-        if plugin in tenant.enabled_plugins:
-            found.append(tenant)
-    return found
 
 
 async def _move(
@@ -101,7 +72,7 @@ async def _move(
 
 async def expire_unpaid(rt: Runtime, tenant_id: str, order_id: str) -> bool:
     """Job: cancel one order whose payment window has closed, if it is still unpaid."""
-    tenant = await tenant_info(rt, tenant_id)
+    tenant = await rt.tenants.by_id(tenant_id)
     if tenant is None:
         return False
     return await _move(
@@ -116,11 +87,6 @@ async def expire_unpaid(rt: Runtime, tenant_id: str, order_id: str) -> bool:
     )
 
 
-async def tenant_ids(rt: Runtime) -> list[str]:
-    async with rt.db.read_session() as session:
-        return list((await session.scalars(select(Tenant.id).order_by(Tenant.id))).all())
-
-
 # (tenant id, the cutoff the order's stamp must not pass, ids of the orders to move)
 Found = list[tuple[str, datetime, list[str]]]
 
@@ -128,7 +94,7 @@ Found = list[tuple[str, datetime, list[str]]]
 async def _sweep(rt: Runtime, job: str, found: Found, source: str, target: str, reason: str) -> int:
     moved = 0
     for tenant_id, cutoff, order_ids in found:
-        tenant = await tenant_info(rt, tenant_id)
+        tenant = await rt.tenants.by_id(tenant_id)
         if tenant is None:
             continue
         for order_id in order_ids:
@@ -145,7 +111,7 @@ async def sweep_unpaid(rt: Runtime) -> int:
     """Cron job: cancel every overdue unpaid order, tenant by tenant (lost timers)."""
     now = utcnow()
     found: Found = []
-    every = await tenant_ids(rt)
+    every = await rt.tenants.ids()
     # One read-only transaction finds the work (on SQLite it does not take the write lock),
     # with each tenant set in turn for its query.
     async with rt.db.read_session() as session:
@@ -175,7 +141,7 @@ async def auto_complete(rt: Runtime) -> int:
     now = utcnow()
     found: Found = []
     fallback = _default_auto_complete_days()
-    every = await tenant_ids(rt)
+    every = await rt.tenants.ids()
     async with rt.db.read_session() as session:
         for tenant_id in every:
             await rt.db.enter_tenant(session, tenant_id)

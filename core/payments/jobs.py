@@ -24,12 +24,10 @@ from core.context import TenantInfo
 from core.db import utcnow
 from core.errors import AppError
 from core.jobs import CronSpec, JobSpec
-from core.orders.jobs import tenant_info
 from core.payments.accounts import load_account
 from core.payments.models import Payment
 from core.payments.service import apply_payment_result
 from core.runtime import Runtime
-from tenants.models import Tenant
 
 log = logging.getLogger("storeplug.payments.jobs")
 
@@ -115,8 +113,8 @@ async def reconcile(rt: Runtime) -> dict[str, str]:
     each one asked about (payment id → status)."""
     now = utcnow()
     found: list[tuple[str, list[str]]] = []
+    tenant_ids = await rt.tenants.ids()
     async with rt.db.read_session() as session:
-        tenant_ids = (await session.scalars(select(Tenant.id).order_by(Tenant.id))).all()
         for tenant_id in tenant_ids:
             await rt.db.enter_tenant(session, tenant_id)
             ids = (
@@ -136,7 +134,7 @@ async def reconcile(rt: Runtime) -> dict[str, str]:
     outcomes: dict[str, str] = {}
     for tenant_id, payment_ids in found:
         try:
-            tenant = await tenant_info(rt, tenant_id)
+            tenant = await rt.tenants.by_id(tenant_id)
             if tenant is not None:
                 outcomes |= await _check_all(rt, tenant, payment_ids, job=RECONCILE_JOB)
         except Exception:
@@ -147,7 +145,7 @@ async def reconcile(rt: Runtime) -> dict[str, str]:
 async def close_for_order(rt: Runtime, tenant_id: str, order_id: str) -> dict[str, str]:
     """Job: close the pending payments of a cancelled order (one paid meanwhile is settled,
     and refunded as late)."""
-    tenant = await tenant_info(rt, tenant_id)
+    tenant = await rt.tenants.by_id(tenant_id)
     if tenant is None:
         return {}
     async with rt.db.read_session() as session:

@@ -24,13 +24,11 @@ from core.context import TenantInfo
 from core.db import utcnow
 from core.errors import AppError
 from core.jobs import CronSpec, JobSpec
-from core.orders.jobs import tenant_info
 from core.payments.accounts import load_account, notify_url
 from core.payments.models import Payment, Refund
 from core.payments.providers import ProviderError, RefundRequest
 from core.payments.refunds import SUBMIT_JOB, apply_refund_result, submit_key
 from core.runtime import Runtime
-from tenants.models import Tenant
 
 log = logging.getLogger("storeplug.refunds.jobs")
 
@@ -55,7 +53,7 @@ async def _note(rt: Runtime, tenant: TenantInfo, refund_id: str, status: str) ->
 async def submit(rt: Runtime, tenant_id: str, refund_id: str) -> bool:
     """Job: send one processing refund to its provider and apply the answer. True when the
     refund was settled by the answer (succeeded or failed)."""
-    tenant = await tenant_info(rt, tenant_id)
+    tenant = await rt.tenants.by_id(tenant_id)
     if tenant is None:
         return False
     async with rt.db.read_session() as session:
@@ -127,8 +125,8 @@ async def _stale(rt: Runtime) -> list[tuple[str, list[str]]]:
     """(tenant id, ids of its stale processing refunds), found in one read-only transaction
     with each tenant set in turn (row-level security stays on)."""
     cutoff = utcnow() - QUIET
+    tenant_ids = await rt.tenants.ids()
     async with rt.db.read_session() as session:
-        tenant_ids = (await session.scalars(select(Tenant.id).order_by(Tenant.id))).all()
         found = []
         for tenant_id in tenant_ids:
             await rt.db.enter_tenant(session, tenant_id)
@@ -154,7 +152,7 @@ async def reconcile(rt: Runtime) -> dict[str, int]:
     """Cron job: every stale processing refund of every tenant; counts what was done."""
     done: dict[str, int] = {"skipped": 0, "resubmitted": 0, "asked": 0, "failed": 0}
     for tenant_id, refund_ids in await _stale(rt):
-        tenant = await tenant_info(rt, tenant_id)
+        tenant = await rt.tenants.by_id(tenant_id)
         if tenant is None:
             continue
         for refund_id in refund_ids:

@@ -32,6 +32,7 @@ from core.members.models import Member
 from core.orders.models import Order
 from core.orders.service import OrderNotFound, get_order
 from core.orders.state import InvalidTransition, mark_paid
+from core.payments import refunds
 from core.payments import schemas as s
 from core.payments.accounts import account_in, notify_url
 from core.payments.models import Payment
@@ -125,8 +126,6 @@ async def _refund_late(ctx: TenantContext, payment: Payment, order: Order) -> No
         ctx.tenant_id,
         order.id,
     )
-    from core.payments import refunds  # refunds build on payments
-
     await refunds.refund_late_payment(ctx, payment, order)
 
 

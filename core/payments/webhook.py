@@ -21,6 +21,7 @@ from litestar import Response
 
 from core.context import TenantInfo
 from core.errors import AppError
+from core.payments import refunds
 from core.payments.accounts import load_account
 from core.payments.providers import PaymentResult, RefundResult
 from core.payments.service import ULID, PaymentNotFound, apply_payment_result
@@ -71,8 +72,6 @@ async def _payment(rt: Runtime, tenant: TenantInfo, provider: str, result: Payme
 
 
 async def _refund(rt: Runtime, tenant: TenantInfo, provider: str, result: RefundResult) -> None:
-    from core.payments import refunds  # refunds build on payments
-
     await refunds.apply_refund_result(rt, tenant, result, actor=f"webhook:{provider}")
 
 

@@ -21,7 +21,6 @@ from sqlalchemy import or_, select
 from core.context import Principal, TenantInfo
 from core.db import utcnow
 from core.jobs import CronSpec, JobSpec
-from core.orders.jobs import plugin_tenant, plugin_tenants, tenant_info
 from core.runtime import Runtime
 from plugins.flashsale import preheat
 from plugins.flashsale.db_stock import lock_activity
@@ -39,7 +38,7 @@ def _principal(tenant: TenantInfo, job: str) -> Principal:
 
 
 async def _tenant(rt: Runtime, tenant_id: str) -> TenantInfo | None:
-    return await plugin_tenant(rt, tenant_id, PLUGIN)
+    return await rt.tenants.by_id(tenant_id, plugin=PLUGIN)
 
 
 async def preheat_job(rt: Runtime, tenant_id: str, activity_id: str) -> bool:
@@ -65,7 +64,7 @@ async def start_job(rt: Runtime, tenant_id: str, activity_id: str) -> bool:
 
 
 async def end_job(rt: Runtime, tenant_id: str, activity_id: str) -> bool:
-    tenant = await tenant_info(rt, tenant_id)  # ends even if the plugin was switched off
+    tenant = await rt.tenants.by_id(tenant_id)  # ends even if the plugin was switched off
     if tenant is None:
         return False
     now = utcnow()
@@ -83,7 +82,7 @@ async def end_job(rt: Runtime, tenant_id: str, activity_id: str) -> bool:
 
 
 async def redis_release_job(rt: Runtime, tenant_id: str, activity_id: str, token: str) -> int:
-    tenant = await tenant_info(rt, tenant_id)
+    tenant = await rt.tenants.by_id(tenant_id)
     stock = preheat.redis_stock(rt, tenant) if tenant is not None else None
     if stock is None:
         return 0
@@ -110,7 +109,7 @@ async def sweep(rt: Runtime) -> int:
     """Cron: what is due in every tenant's flash sales, tenant by tenant (RLS stays on)."""
     now = utcnow()
     acted = 0
-    for tenant in await plugin_tenants(rt, PLUGIN):
+    for tenant in await rt.tenants.with_plugin(PLUGIN):
         tenant_id = tenant.id
         async with rt.db.read_session() as session:
             await rt.db.enter_tenant(session, tenant_id)

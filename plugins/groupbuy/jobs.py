@@ -25,7 +25,6 @@ from sqlalchemy import and_, or_, select
 from core.context import TenantInfo
 from core.db import utcnow
 from core.jobs import CronSpec, JobSpec
-from core.orders.jobs import plugin_tenant, plugin_tenants, tenant_info
 from core.runtime import Runtime
 from plugins.groupbuy import teams
 from plugins.groupbuy.models import GroupMember, GroupTeam
@@ -38,7 +37,7 @@ SETTLE_GRACE = timedelta(minutes=2)
 
 
 async def _tenant(rt: Runtime, tenant_id: str) -> TenantInfo | None:
-    return await plugin_tenant(rt, tenant_id, PLUGIN)
+    return await rt.tenants.by_id(tenant_id, plugin=PLUGIN)
 
 
 async def expire_team(rt: Runtime, tenant_id: str, team_id: str) -> str:
@@ -50,14 +49,14 @@ async def expire_team(rt: Runtime, tenant_id: str, team_id: str) -> str:
 
 async def settle_team(rt: Runtime, tenant_id: str, team_id: str) -> int:
     # Also with the plugin switched off: switching it off closes the open teams.
-    tenant = await tenant_info(rt, tenant_id)
+    tenant = await rt.tenants.by_id(tenant_id)
     if tenant is None:
         return 0
     return await teams.settle_team(rt, tenant, team_id)
 
 
 async def notify(rt: Runtime, tenant_id: str, team_id: str, event: str) -> int:
-    tenant = await tenant_info(rt, tenant_id)
+    tenant = await rt.tenants.by_id(tenant_id)
     if tenant is None:
         return 0
     async with rt.db.read_session() as session:
@@ -131,7 +130,7 @@ async def sweep_tenant(rt: Runtime, tenant: TenantInfo) -> int:
 async def sweep(rt: Runtime) -> int:
     """Cron: every tenant with the plugin on, one after another (RLS stays on)."""
     acted = 0
-    for tenant in await plugin_tenants(rt, PLUGIN):
+    for tenant in await rt.tenants.with_plugin(PLUGIN):
         acted += await sweep_tenant(rt, tenant)
     return acted
 

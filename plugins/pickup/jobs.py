@@ -19,7 +19,6 @@ from sqlalchemy import select
 from core.context import Principal, TenantInfo
 from core.db import utcnow
 from core.jobs import CronSpec, JobSpec
-from core.orders.jobs import plugin_tenant, plugin_tenants
 from core.orders.models import Order
 from core.payments.refunds import refund_order
 from core.runtime import Runtime
@@ -37,7 +36,7 @@ def _principal(tenant: TenantInfo, job: str) -> Principal:
 
 
 async def _tenant(rt: Runtime, tenant_id: str) -> TenantInfo | None:
-    return await plugin_tenant(rt, tenant_id, PLUGIN)
+    return await rt.tenants.by_id(tenant_id, plugin=PLUGIN)
 
 
 async def notify(rt: Runtime, tenant_id: str, pickup_id: str, kind: str) -> bool:
@@ -105,7 +104,7 @@ async def sweep_tenant(rt: Runtime, tenant: TenantInfo) -> int:
 async def sweep(rt: Runtime) -> int:
     """Cron: every tenant with the plugin on, one after another (RLS stays on)."""
     acted = 0
-    for tenant in await plugin_tenants(rt, PLUGIN):
+    for tenant in await rt.tenants.with_plugin(PLUGIN):
         acted += await sweep_tenant(rt, tenant)
     return acted
 

@@ -20,7 +20,6 @@ from sqlalchemy import select
 from core.context import Principal, TenantContext, TenantInfo
 from core.db import utcnow
 from core.jobs import CronSpec, JobSpec
-from core.orders.jobs import tenant_ids, tenant_info
 from core.runtime import Runtime
 from plugins.points import ledger
 from plugins.points.models import PointsLot
@@ -37,7 +36,7 @@ def _principal(tenant: TenantInfo, job: str) -> Principal:
 
 async def expire_job(rt: Runtime, tenant_id: str) -> int:
     """Expire the tenant's due lots; the number of points expired."""
-    tenant = await tenant_info(rt, tenant_id)
+    tenant = await rt.tenants.by_id(tenant_id)
     if tenant is None or ledger.PLUGIN not in tenant.enabled_plugins:
         return 0
     expired = 0
@@ -124,7 +123,7 @@ async def notice_job(
 async def sweep(rt: Runtime) -> int:
     """Cron: expire due lots tenant by tenant (RLS stays on)."""
     expired = 0
-    for tenant_id in await tenant_ids(rt):
+    for tenant_id in await rt.tenants.ids():
         try:
             expired += await expire_job(rt, tenant_id)
         except Exception:

@@ -53,7 +53,7 @@ def test_bad_values_explain_themselves(name: str, value: str, message: str) -> N
 def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("STOREPLUG_")}
     return subprocess.run(
-        [sys.executable, "-m", "core.cli", *args],
+        [sys.executable, "-m", "storeplug.cli", *args],
         env={**clean, **env},
         capture_output=True,
         text=True,

@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 import core.db
-from migrations.rls import enable_tenant_rls
+from core.tenancy.rls import enable_tenant_rls
 
 revision: str = "f0001_flashsale"
 down_revision: str | Sequence[str] | None = None

@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 import core.db
-from migrations.rls import enable_tenant_rls
+from core.tenancy.rls import enable_tenant_rls
 
 revision: str = "p0001_pickup"
 down_revision: str | Sequence[str] | None = None

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from migrations.rls import enable_tenant_rls
+from core.tenancy.rls import enable_tenant_rls
 
 revision: str = "e0001_echo"
 down_revision: str | Sequence[str] | None = None

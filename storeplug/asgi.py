@@ -1,11 +1,11 @@
-"""ASGI entry for process managers: ``uvicorn --factory core.asgi:create``."""
+"""ASGI entry for process managers: ``uvicorn --factory storeplug.asgi:create``."""
 
 from __future__ import annotations
 
 from litestar import Litestar
 
-from core.app import create_app
 from core.settings import load_settings
+from storeplug.app import create_app
 
 
 def create() -> Litestar:

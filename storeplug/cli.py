@@ -12,18 +12,22 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
+import uvicorn
 
 from core.errors import AppError
+from core.jobs import SaqQueue
+from core.runtime import Runtime
 from core.settings import Settings, SettingsError, load_settings
+from storeplug.demo import run_demo
+from storeplug.runtime import build_plugins, build_runtime, database_revision, upgrade_database
+from tenants import schemas, service
 
 T = TypeVar("T")
 
 
-def _with_runtime(settings: Settings, action: Callable[[Any], Awaitable[T]]) -> T:
-    from core.runtime import Runtime
-
+def _with_runtime(settings: Settings, action: Callable[[Runtime], Awaitable[T]]) -> T:
     async def run() -> T:
-        runtime = Runtime.build(settings)
+        runtime = build_runtime(settings)
         try:
             return await action(runtime)
         finally:
@@ -40,18 +44,14 @@ def _print_json(value: Any) -> None:
 
 
 def cmd_db(settings: Settings, args: argparse.Namespace) -> None:
-    from core import migrate
-
     if args.action == "upgrade":
-        migrate.upgrade(settings)
+        upgrade_database(settings)
         print("database is at head")
     else:
-        print(migrate.current(settings) or "empty database")
+        print(database_revision(settings) or "empty database")
 
 
 def cmd_plans(settings: Settings, args: argparse.Namespace) -> None:
-    from tenants import schemas, service
-
     if args.action == "list":
         _print_json(_with_runtime(settings, service.list_plans))
         return
@@ -61,9 +61,7 @@ def cmd_plans(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_tenants(settings: Settings, args: argparse.Namespace) -> None:
-    from tenants import schemas, service
-
-    action: Callable[[Any], Awaitable[Any]]
+    action: Callable[[Runtime], Awaitable[Any]]
     if args.action == "create":
         data = msgspec.convert(
             {"slug": args.slug, "name": args.name, "plan": args.plan}, schemas.TenantCreate
@@ -78,9 +76,7 @@ def cmd_tenants(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_plugins(settings: Settings, args: argparse.Namespace) -> None:
-    from core.plugins import build_registry
-
-    registry = build_registry(settings.plugin_modules)
+    registry = build_plugins(settings)
     for name, meta in sorted(registry.metas.items()):
         print(f"{name:20} {meta.version:10} {meta.title} — {meta.description}")
     if not registry.metas:
@@ -88,8 +84,6 @@ def cmd_plugins(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
-    import uvicorn
-
     if not settings.vendor_token or not settings.secret_key:
         raise SettingsError("serve needs STOREPLUG_VENDOR_TOKEN and STOREPLUG_SECRET_KEY")
     if settings.workers > 1 and not settings.redis_url:
@@ -98,7 +92,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
             "and jobs through Redis"
         )
     uvicorn.run(
-        "core.asgi:create",
+        "storeplug.asgi:create",
         factory=True,
         host=settings.host,
         port=settings.port,
@@ -111,14 +105,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
-    from core.jobs import SaqQueue
-
     if not settings.redis_url:
         raise SettingsError(
             "worker needs STOREPLUG_REDIS_URL; without Redis, jobs run inside `storeplug serve`"
         )
 
-    async def run(runtime: Any) -> None:
+    async def run(runtime: Runtime) -> None:
         queue = runtime.jobs
         assert isinstance(queue, SaqQueue)
         await queue.run_worker(concurrency=args.concurrency)
@@ -127,8 +119,6 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
-    from core.demo import run_demo
-
     run_demo(settings, port=args.port, seed_only=args.seed_only)
 
 

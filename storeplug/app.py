@@ -33,6 +33,7 @@ from core.payments import refund_api
 from core.runtime import Runtime
 from core.settings import Settings
 from core.store import api as store_api
+from storeplug.runtime import build_runtime
 from tenants import api as tenants_api
 
 DOMAINS = (
@@ -117,7 +118,7 @@ def _surface_routers(runtime: Runtime) -> list[Router]:
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> Litestar:
     configure_logging(settings.log_level)
-    runtime = runtime or Runtime.build(settings)
+    runtime = runtime or build_runtime(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:

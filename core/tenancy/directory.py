@@ -1,4 +1,5 @@
-"""The tenant directory: slug → ``TenantInfo`` without a database query on the hot path.
+"""The tenant directory: slug → ``TenantInfo`` without a database query on the hot path, and
+the tenant lists that jobs sweep one tenant after another.
 
 Each process keeps the infos it has resolved. A change (suspend, plan, plugin toggle or
 settings) bumps a per-tenant version key in Redis; a request reads that one key, and reloads
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from core.context import Branding, TenantInfo
 from core.db import Database
 from core.errors import NotFound
-from tenants.models import Plan, Tenant, TenantPlugin
+from core.tenancy.models import Plan, Tenant, TenantPlugin
 
 
 def version_key(slug: str) -> str:
@@ -70,6 +71,34 @@ class TenantDirectory:
         )
         configs: dict[str, Any] = {p.plugin: dict(p.config) for p in plugin_rows if p.enabled}
         return info_from(tenant, plan_plugins, enabled, configs)
+
+    async def by_id(self, tenant_id: str, plugin: str | None = None) -> TenantInfo | None:
+        """The cached info of a tenant id (jobs know ids, the cache knows slugs); None when
+        it does not exist, or when ``plugin`` is named and that tenant has it off (a plugin's
+        job then does nothing)."""
+        async with self._db.read_session() as session:
+            slug = await session.scalar(select(Tenant.slug).where(Tenant.id == tenant_id))
+        if slug is None:
+            return None
+        info = await self.resolve(slug)
+        return info if plugin is None or plugin in info.enabled_plugins else None
+
+    async def ids(self) -> list[str]:
+        """Every tenant's id, in a stable order, for a sweep that sets each tenant in turn
+        (row-level security stays on)."""
+        async with self._db.read_session() as session:
+            return list((await session.scalars(select(Tenant.id).order_by(Tenant.id))).all())
+
+    async def with_plugin(self, plugin: str) -> list[TenantInfo]:
+        """Every tenant with ``plugin`` on, for a cron that sweeps them one after another."""
+        async with self._db.read_session() as session:
+            slugs = list((await session.scalars(select(Tenant.slug).order_by(Tenant.id))).all())
+        found = []
+        for slug in slugs:  # one query, then the cache: cheap for a minute's cron
+            info = await self.resolve(slug)
+            if plugin in info.enabled_plugins:
+                found.append(info)
+        return found
 
     async def invalidate(self, *slugs: str) -> None:
         """Call after committing a change to tenants or their plugins."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import secrets
 
+import uvicorn
 from sqlalchemy import select
 
-from core import migrate
 from core.auth import hash_password
 from core.catalog import products
 from core.catalog import schemas as catalog
@@ -23,8 +23,11 @@ from core.payments.models import PaymentAccount
 from core.payments.schemas import AccountIn
 from core.runtime import Runtime
 from core.settings import Settings
+from core.tenancy.models import Tenant
+from storeplug.app import create_app
+from storeplug.runtime import build_runtime, upgrade_database
 from tenants import schemas, service
-from tenants.models import StaffUser, Tenant
+from tenants.models import StaffUser
 
 DEMO_SLUG = "demo"
 DEMO_OPENID = "demo-openid"
@@ -155,12 +158,8 @@ async def seed_merchant(runtime: Runtime) -> str:
 
 
 def run_demo(settings: Settings, port: int, seed_only: bool = False) -> None:
-    import uvicorn
-
-    from core.app import create_app
-
-    migrate.upgrade(settings)
-    runtime = Runtime.build(settings)
+    upgrade_database(settings)
+    runtime = build_runtime(settings)
 
     async def seed_and_close() -> tuple[str, str]:
         try:
