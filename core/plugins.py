@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -57,6 +57,9 @@ class PluginMeta:
     plan_feature: str = ""
     # Alembic versions folder holding this plugin's tables, migrated by `storeplug db upgrade`.
     migrations: str | None = None
+    # Plugins that must be on for this one to be (``leaders`` builds on ``pickup``): enabling
+    # it without them is refused, and so is disabling one of them while it is on.
+    requires: tuple[str, ...] = ()
 
     @property
     def feature(self) -> str:
@@ -88,6 +91,20 @@ class PluginMeta:
                 status=422,
                 errors=field_errors_from_msgspec(exc, prefix="settings"),
             ) from None
+
+
+def active_plugins(
+    chosen: Iterable[str], allowed: Callable[[str], bool], requires: Mapping[str, Iterable[str]]
+) -> frozenset[str]:
+    """The plugins that are really on: chosen by the merchant, allowed (by the plan), and
+    with every plugin they require on as well. A plan that drops a dependency therefore
+    switches its dependants off too, without touching their rows."""
+    active = {name for name in chosen if allowed(name)}
+    while True:
+        missing = {name for name in active if not set(requires.get(name, ())) <= active}
+        if not missing:
+            return frozenset(active)
+        active -= missing
 
 
 class TenantHooks:
@@ -138,6 +155,14 @@ class PluginRegistry:
     def names(self) -> frozenset[str]:
         return frozenset(self.metas)
 
+    @property
+    def requires(self) -> dict[str, tuple[str, ...]]:
+        return {name: meta.requires for name, meta in self.metas.items()}
+
+    def dependants(self, name: str) -> list[str]:
+        """The installed plugins that require ``name``, by name."""
+        return sorted(n for n, meta in self.metas.items() if name in meta.requires)
+
     def meta(self, name: str) -> PluginMeta:
         try:
             return self.metas[name]
@@ -187,7 +212,27 @@ def build_registry(plugin_modules: Iterable[str] = ()) -> PluginRegistry:
             metas[name] = meta
         elif not name.startswith("core."):
             raise RuntimeError(f"plugin {name!r} has no META = PluginMeta(...)")
+    _check_requires(metas)
     return PluginRegistry(pm, metas)
+
+
+def _check_requires(metas: dict[str, PluginMeta]) -> None:
+    """Start-up refuses a plugin whose dependency is not installed, and a cycle (neither
+    plugin of it could ever be switched on first)."""
+    for name, meta in metas.items():
+        for needed in meta.requires:
+            if needed not in metas:
+                raise RuntimeError(f"plugin {name!r} requires plugin {needed!r}, not installed")
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in path:
+            cycle = " -> ".join((*path[path.index(name) :], name))
+            raise RuntimeError(f"plugins require each other in a cycle: {cycle}")
+        for needed in metas[name].requires:
+            visit(needed, (*path, name))
+
+    for name in metas:
+        visit(name, ())
 
 
 def _meta_of(module: ModuleType, module_name: str) -> PluginMeta:

@@ -58,7 +58,10 @@ class Runtime:
             redis=redis,
             plugins=plugins,
             tenants=TenantDirectory(
-                db, redis, {name: meta.feature for name, meta in plugins.metas.items()}
+                db,
+                redis,
+                {name: meta.feature for name, meta in plugins.metas.items()},
+                plugins.requires,
             ),
             login_failures=FailureCounter(redis, limit=10, window_s=15 * 60),
             payment_providers=index_providers(plugins.pm.hook.register_payment_providers()),

@@ -143,6 +143,7 @@ class PluginOut(msgspec.Struct, kw_only=True):
     version: str
     in_plan: bool
     enabled: bool
+    requires: list[str]  # plugins that must be on for this one
     settings: dict[str, Any]
     settings_schema: dict[str, Any]
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 # The fake WeChat server (fixture ``fake_wechat``); every runtime's wechat_base_url is it.
 pytest_plugins = ("tests.fakes.wechat", "tests.fakes.wechatpay")
-TEST_PLUGINS = ("tests.plugins.echo.plugin",)
+TEST_PLUGINS = ("tests.plugins.echo.plugin", "tests.plugins.needs_echo.plugin")
 VENDOR_TOKEN = "spv_test-vendor-token"
 SECRET = "test-secret-key-0123456789abcdefghijklmnop"
 PG_SUPER_URL = os.environ.get(

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from core.context import Branding, TenantInfo
 from core.db import Database
 from core.errors import NotFound
+from core.plugins import active_plugins
 from core.tenancy.models import Plan, Tenant, TenantPlugin
 
 
@@ -26,11 +27,19 @@ def version_key(slug: str) -> str:
 
 
 class TenantDirectory:
-    def __init__(self, db: Database, redis: Redis | None, features: dict[str, str]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        redis: Redis | None,
+        features: dict[str, str],
+        requires: dict[str, tuple[str, ...]] | None = None,
+    ) -> None:
         self._db = db
         self._redis = redis
         # plugin name -> the plan feature it needs; a plugin outside the plan is off.
         self._features = features
+        # plugin name -> the plugins it needs on; a plugin whose dependency is off is off.
+        self._requires = requires or {}
         # None caches "no such store", so a flood of made-up slugs does not reach the
         # database; onboarding bumps the slug's version like any other change.
         self._cache: dict[str, tuple[bytes | str | None, TenantInfo | None]] = {}
@@ -64,10 +73,10 @@ class TenantDirectory:
             plugin_rows = (await session.scalars(select(TenantPlugin))).all()
         # A plan downgrade switches plugins off without touching their rows, so moving back
         # to a plan that includes them switches them on again with their settings.
-        enabled = frozenset(
-            p.plugin
-            for p in plugin_rows
-            if p.enabled and self._features.get(p.plugin) in plan_plugins
+        enabled = active_plugins(
+            (p.plugin for p in plugin_rows if p.enabled),
+            lambda name: self._features.get(name) in plan_plugins,
+            self._requires,
         )
         configs: dict[str, Any] = {p.plugin: dict(p.config) for p in plugin_rows if p.enabled}
         return info_from(tenant, plan_plugins, enabled, configs)
