@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import core.db
-from migrations.rls import enable_tenant_rls
+from core.tenancy.rls import enable_tenant_rls
 ${imports if imports else ""}
 
 revision: str = ${repr(up_revision)}

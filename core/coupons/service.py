@@ -98,6 +98,7 @@ async def _issue(
     source: str,
     respect_limit: bool,
     claim: bool,
+    valid_for: timedelta | None = None,
 ) -> MemberCoupon:
     now = utcnow()
     # A savepoint: a refusal undoes this one issue only (a bulk issue goes on with the next).
@@ -138,6 +139,8 @@ async def _issue(
                 )
         if valid_days is not None:
             valid_from, valid_until = now, now + timedelta(days=valid_days)
+        if valid_for is not None and (valid_until is None or now + valid_for < valid_until):
+            valid_until = now + valid_for
         coupon = MemberCoupon(
             template_id=template_id,
             member_id=member_id,
@@ -159,17 +162,25 @@ async def issue(
     *,
     source: str,
     respect_limit: bool = True,
+    valid_for: timedelta | None = None,
 ) -> MemberCoupon:
     """Give ``member_id`` a coupon of ``template_id`` (an active template with stock left, in
     its validity; claimable or not), in ``ctx.session``. ``source`` says who gave it
-    (``issue``, ``claim``, or the plugin's name). Raises 404 ``member.not_found`` /
+    (``issue``, ``claim``, or the plugin's name); ``valid_for`` shortens the coupon's life to
+    that long from now (never past the template's own end). Raises 404 ``member.not_found`` /
     ``coupon.not_found``, 409 ``coupon.sold_out`` / ``coupon.not_claimable`` /
     ``coupon.limit_reached`` (``respect_limit=False`` skips the per-member limit, never the
     stock); a refusal changes nothing, so the caller may go on."""
     if await ctx.session.get(Member, (ctx.tenant_id, member_id)) is None:
         raise NotFound("no such member", code="member.not_found")
     return await _issue(
-        ctx, template_id, member_id, source=source, respect_limit=respect_limit, claim=False
+        ctx,
+        template_id,
+        member_id,
+        source=source,
+        respect_limit=respect_limit,
+        claim=False,
+        valid_for=valid_for,
     )
 
 
