@@ -16,6 +16,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.points.plugin",
     "plugins.pickup.plugin",
     "plugins.groupbuy.plugin",
+    "plugins.sharecoupon.plugin",
 )
 
 

@@ -20,6 +20,7 @@ from tests.groupbuy.views_support import walkable_groupbuy
 from tests.helpers import Merchant, Shopper, make_member, onboard
 from tests.pickup.support import point_body, walkable_point
 from tests.points.support import walkable_catalog_item
+from tests.sharecoupon.support import walkable_sharecoupon
 
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("patch", "/categories/{category_id}"): {"name": "hijack"},
@@ -59,6 +60,11 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/groupbuy/activities/{activity_id}/open"): {"sku_id": "0" * 26},
     ("post", "/groupbuy/teams/{team_id}/join"): {"sku_id": "0" * 26},
     ("post", "/groupbuy/teams/{team_id}/close"): {"reason": "hijack"},
+    ("put", "/sharecoupon/campaigns/{campaign_id}"): {
+        "title": "hijack",
+        "template_id": "0" * 26,
+        "pack_size": 1,
+    },
 }
 NOT_IDS = {"name"}  # /plugins/{name}: a plugin name, not a row
 MEMBER_OWNED = {"line_id", "address_id", "order_id", "refund_id"}
@@ -117,6 +123,11 @@ async def stock_shop(client: httpx.AsyncClient, rt: Runtime) -> Shop:
         client, shop.merchant, shop.ids["template_id"]
     )
     shop.ids.update(await walkable_groupbuy(client, rt, shop.merchant, shop.ids["sku_id"]))
+    shop.ids.update(
+        await walkable_sharecoupon(
+            client, rt, shop.merchant, shop.ids["sku_id"], shop.ids["template_id"]
+        )
+    )
     s = shop.merchant.store
     for who in ("x", "y"):
         member = await make_member(rt, shop.merchant, nickname=who)
@@ -259,6 +270,13 @@ async def test_no_endpoint_reaches_another_tenants_or_members_rows(
     assert (group.json()["title"], group.json()["status"]) == ("walk", "active")
     team = await client.get(f"{m}/groupbuy/teams/{a.ids['team_id']}", headers=auth)
     assert team.json()["status"] == "forming"
+    campaign = await client.get(f"{m}/sharecoupon/campaigns/{a.ids['campaign_id']}", headers=auth)
+    assert (campaign.json()["title"], campaign.json()["status"]) == ("分享立减金", "active")
+    packs = await client.get(
+        f"{m}/sharecoupon/campaigns/{a.ids['campaign_id']}/packs", headers=auth
+    )
+    [pack] = [p for p in packs.json()["items"] if p["id"] == a.ids["pack_id"]]
+    assert (pack["claimed"], pack["status"], pack["shared"]) == (0, "active", True)
     keys = (await client.get(f"{m}/api-keys/", headers=auth)).json()
     assert [k["revoked"] for k in keys] == [False]
     y = b.members["y"]

@@ -1,0 +1,237 @@
+"""A friend claims a coupon from a shared pack.
+
+The checks that need no lock come first (the token, own pack, the pack's and the campaign's
+state, eligibility, an earlier claim), so a tap on an empty pack costs two reads. Then, in
+this order (see ``packs`` for why):
+
+1. ``UPDATE sharecoupon_campaigns SET claims = claims + 1 WHERE … claims < max_claims``:
+   the campaign's claims budget (``sharecoupon.over_budget``);
+2. ``UPDATE sharecoupon_packs SET claimed = claimed + 1 WHERE … claimed < size AND
+   status = 'active' AND expires_at > now``: of twenty friends racing for the last two
+   coupons the database lets two through (``sharecoupon.pack_empty`` for the others);
+3. the claim row: the unique keys ``(pack, member)`` and, when the campaign allows one per
+   member, ``(campaign, once_key)`` settle a member's two taps at once;
+4. the coupon, issued by the core coupons engine (``source="sharecoupon"``);
+5. the sharer's reward, when this claim is the K-th.
+
+Any refusal after step 1 raises and the request's transaction rolls back every step, so the
+pack's count always equals the coupons issued from it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from core.context import TenantContext
+from core.coupons import service as coupons
+from core.coupons.models import CouponTemplate
+from core.db import utcnow
+from core.errors import AppError
+from core.members.models import Member
+from core.orders.models import Order
+from plugins.sharecoupon import errors, rewards
+from plugins.sharecoupon import schemas as s
+from plugins.sharecoupon.models import ShareCampaign, ShareClaim, SharePack, ShareReferral
+from plugins.sharecoupon.rules import (
+    SOURCE,
+    day_of,
+    get_campaign,
+    in_window,
+    pack_of_token,
+    settings_of,
+)
+from plugins.sharecoupon.service import pack_status
+
+# The coupons engine's refusals that mean "nothing left to give" for a claim.
+OUT_OF_COUPONS = frozenset({"coupon.sold_out", "coupon.not_claimable", "coupon.not_found"})
+
+
+async def coupon_brief(ctx: TenantContext, template_id: str) -> s.CouponBrief:
+    template = await ctx.session.get(CouponTemplate, (ctx.tenant_id, template_id))
+    if template is None:  # a template is never deleted while a campaign names it
+        return s.CouponBrief(template_id=template_id, name="", label="")
+    return s.CouponBrief(
+        template_id=template.id, name=template.name, label=coupons.template_label(template)
+    )
+
+
+async def claimers(ctx: TenantContext, pack_id: str, limit: int) -> list[s.Claimer]:
+    """The pack's claimers, newest first, as a nickname and an avatar only."""
+    if limit <= 0:
+        return []
+    rows = await ctx.session.execute(
+        select(Member.nickname, Member.avatar_url, ShareClaim.created_at)
+        .join(
+            Member,
+            and_(Member.tenant_id == ShareClaim.tenant_id, Member.id == ShareClaim.member_id),
+        )
+        .where(ShareClaim.pack_id == pack_id)
+        .order_by(ShareClaim.created_at.desc(), ShareClaim.id.desc())
+        .limit(limit)
+    )
+    return [
+        s.Claimer(nickname=nickname, avatar_url=avatar, claimed_at=at)
+        for nickname, avatar, at in rows
+    ]
+
+
+async def share_page(ctx: TenantContext, token: str) -> s.SharePage:
+    pack = await pack_of_token(ctx, token)
+    campaign = await get_campaign(ctx, pack.campaign_id)
+    now = utcnow()
+    return s.SharePage(
+        server_time=now,
+        title=campaign.title,
+        coupon=await coupon_brief(ctx, campaign.template_id),
+        size=pack.size,
+        left=pack.size - pack.claimed,
+        status=pack_status(pack, now),
+        expires_at=pack.expires_at,
+        claimers=await claimers(ctx, pack.id, settings_of(ctx.tenant).claimers_shown),
+    )
+
+
+# ---- claiming ------------------------------------------------------------------------------
+
+
+async def _eligible(
+    ctx: TenantContext, campaign: ShareCampaign, member_id: str, now: datetime
+) -> bool:
+    if campaign.claimers == "anyone":
+        return True
+    paid = select(Order.id).where(Order.member_id == member_id, Order.paid_at.is_not(None))
+    if campaign.claimers == "dormant":
+        paid = paid.where(Order.paid_at > now - timedelta(days=campaign.dormant_days))
+    return await ctx.session.scalar(paid.limit(1)) is None
+
+
+def _refusal(pack: SharePack, now: datetime) -> AppError:
+    if pack.status == "void":
+        return errors.pack_void()
+    if pack.claimed >= pack.size:
+        return errors.pack_empty()
+    if pack.expires_at <= now:
+        return errors.pack_expired()
+    return errors.pack_empty()
+
+
+async def _check(
+    ctx: TenantContext, pack: SharePack, campaign: ShareCampaign, member_id: str, now: datetime
+) -> None:
+    """The refusals that need no lock, cheapest first."""
+    if pack.sharer_id == member_id:
+        raise errors.own_pack()
+    if pack.status == "void" or pack.claimed >= pack.size or pack.expires_at <= now:
+        raise _refusal(pack, now)
+    if not in_window(campaign, now):
+        raise errors.campaign_ended()
+    before = select(ShareClaim.pack_id).where(ShareClaim.member_id == member_id)
+    if campaign.one_per_campaign:
+        before = before.where(ShareClaim.campaign_id == campaign.id)
+    else:
+        before = before.where(ShareClaim.pack_id == pack.id)
+    if await ctx.session.scalar(before.limit(1)) is not None:
+        raise errors.already_claimed(campaign.one_per_campaign)
+    if campaign.max_claims is not None and campaign.claims >= campaign.max_claims:
+        raise errors.over_budget()
+    if not await _eligible(ctx, campaign, member_id, now):
+        raise errors.not_eligible(campaign.claimers, campaign.dormant_days)
+
+
+async def _count_claim(ctx: TenantContext, campaign: ShareCampaign, now: datetime) -> None:
+    counted = await ctx.session.scalar(
+        update(ShareCampaign)
+        .where(
+            ShareCampaign.id == campaign.id,
+            ShareCampaign.status == "active",
+            or_(
+                ShareCampaign.max_claims.is_(None), ShareCampaign.claims < ShareCampaign.max_claims
+            ),
+        )
+        .values(claims=ShareCampaign.claims + 1, updated_at=ShareCampaign.updated_at)
+        .returning(ShareCampaign.id)
+        .execution_options(synchronize_session=False)
+    )
+    if counted is None:
+        await ctx.session.refresh(campaign)
+        raise errors.campaign_ended() if campaign.status != "active" else errors.over_budget()
+
+
+async def _take_coupon(ctx: TenantContext, pack: SharePack, now: datetime) -> int:
+    """One coupon of the pack; what is claimed afterwards."""
+    claimed = await ctx.session.scalar(
+        update(SharePack)
+        .where(
+            SharePack.id == pack.id,
+            SharePack.status == "active",
+            SharePack.claimed < SharePack.size,
+            SharePack.expires_at > now,
+        )
+        .values(claimed=SharePack.claimed + 1)
+        .returning(SharePack.claimed)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed is None:
+        await ctx.session.refresh(pack)
+        raise _refusal(pack, now)
+    return int(claimed)
+
+
+async def claim(ctx: TenantContext, token: str, member_id: str) -> s.ClaimOut:
+    pack = await pack_of_token(ctx, token)
+    campaign = await get_campaign(ctx, pack.campaign_id)
+    now = utcnow()
+    await _check(ctx, pack, campaign, member_id, now)
+    await _count_claim(ctx, campaign, now)
+    claimed = await _take_coupon(ctx, pack, now)
+    valid_for = timedelta(days=campaign.coupon_valid_days) if campaign.coupon_valid_days else None
+    try:
+        coupon = await coupons.issue(
+            ctx,
+            campaign.template_id,
+            member_id,
+            source=SOURCE,
+            respect_limit=False,  # the campaign's own rules say how many a member may claim
+            valid_for=valid_for,
+        )
+    except AppError as exc:
+        if exc.code in OUT_OF_COUPONS:
+            raise errors.over_budget() from exc
+        raise
+    referred = await ctx.session.scalar(
+        select(ShareReferral.id).where(
+            ShareReferral.member_id == member_id, ShareReferral.pack_id == pack.id
+        )
+    )
+    try:
+        async with ctx.session.begin_nested():
+            ctx.session.add(
+                ShareClaim(
+                    pack_id=pack.id,
+                    campaign_id=campaign.id,
+                    member_id=member_id,
+                    coupon_id=coupon.id,
+                    once_key=member_id if campaign.one_per_campaign else None,
+                    new_member=referred is not None,
+                    day=day_of(now),
+                    created_at=now,
+                )
+            )
+    except IntegrityError:
+        # A second tap of the same member that passed the checks at the same moment.
+        raise errors.already_claimed(campaign.one_per_campaign) from None
+    if (
+        campaign.reward_when == "claims"
+        and campaign.reward_kind
+        and claimed >= campaign.reward_claims
+    ):
+        await rewards.grant(ctx, campaign, pack.id)
+    return s.ClaimOut(
+        coupon_id=coupon.id,
+        coupon=await coupon_brief(ctx, campaign.template_id),
+        valid_until=coupon.valid_until,
+        left=pack.size - claimed,
+    )
