@@ -9,7 +9,7 @@ import pytest
 
 from core.jobs import InProcessQueue
 from core.runtime import Runtime
-from tests.helpers import onboard
+from storeplug.testing import onboard
 from tests.plugins.echo import plugin as echo
 
 

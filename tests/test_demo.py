@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import free_port
+from storeplug.testing import free_port
 
 
 def test_demo_serves_what_it_prints(tmp_path: Path) -> None:

@@ -15,8 +15,8 @@ from core.db import utcnow
 from core.idempotency import HEADER, TTL, purge_expired
 from core.models import IdempotencyKey
 from core.runtime import Runtime
-from tests.helpers import Merchant, enable, onboard
-from tests.helpers import problem as assert_problem
+from storeplug.testing import Merchant, enable, onboard
+from storeplug.testing import problem as assert_problem
 
 ROUTE = "POST /echo/charges"
 

@@ -9,8 +9,8 @@ from sqlalchemy import update
 
 from core.db import utcnow
 from core.runtime import Runtime
+from storeplug.testing import Merchant, onboard
 from tenants.models import StaffSession
-from tests.helpers import Merchant, onboard
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from core.plugins import PluginMeta, active_plugins, build_registry
-from tests.helpers import Merchant, enable, ensure_plan, onboard, problem, unique_slug
+from storeplug.testing import Merchant, enable, ensure_plan, onboard, problem, unique_slug
 from tests.plugins.echo import plugin as echo
 
 PLUGINS = ("echo", "needs_echo")

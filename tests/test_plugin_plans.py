@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.helpers import VENDOR, enable, ensure_plan, onboard
+from storeplug.testing import VENDOR, enable, ensure_plan, onboard
 
 
 async def test_plan_downgrade_switches_a_plugin_off_and_back(client: httpx.AsyncClient) -> None:

@@ -15,8 +15,7 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from tests.conftest import SECRET, VENDOR_TOKEN, free_port
-from tests.helpers import VENDOR, enable, onboard, problem
+from storeplug.testing import SECRET, VENDOR, VENDOR_TOKEN, enable, free_port, onboard, problem
 from tests.test_plugins import hello
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ import pytest
 from core.jobs import CronSpec, InProcessQueue, JobSpec, SaqQueue
 from core.plugins import TenantHooks, call_acting
 from core.runtime import Runtime
-from tests.helpers import Merchant, enable, onboard, problem
+from storeplug.testing import Merchant, enable, onboard, problem
 from tests.plugins.echo import plugin as echo
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from tests.conftest import SECRET, TEST_PLUGINS, VENDOR_TOKEN, free_port
+from storeplug.testing import SECRET, VENDOR_TOKEN, free_port
+from tests.conftest import TEST_PLUGINS
 
 
 def test_serve_runs_workers(settings: Settings, backend: str) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.helpers import VENDOR, ensure_plan, onboard, unique_slug
+from storeplug.testing import VENDOR, ensure_plan, onboard, unique_slug
 
 
 async def test_health_and_schema(client: httpx.AsyncClient) -> None:

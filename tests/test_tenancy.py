@@ -14,9 +14,9 @@ import core.models  # noqa: F401  (registers the core tables on Base.metadata)
 import tenants.models  # noqa: F401
 from core.db import Base, TenantScopeError, new_id
 from core.runtime import Runtime
+from storeplug.testing import VENDOR, Merchant, enable, onboard
+from storeplug.testing.backends import PG_APP_ROLE
 from tenants.models import StaffUser
-from tests.conftest import PG_APP_ROLE
-from tests.helpers import VENDOR, Merchant, enable, onboard
 
 SHARED_TABLES = {"plans", "tenants"}
 MERCHANT_PREFIX = "/merchant/{tenant_slug}/v1"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.helpers import VENDOR, ensure_plan, unique_slug
+from storeplug.testing import VENDOR, ensure_plan, unique_slug
 
 
 async def test_an_unknown_slug_is_cached_until_that_store_is_onboarded(

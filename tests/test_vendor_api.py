@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import VENDOR, ensure_plan, problem, unique_slug
+from storeplug.testing import VENDOR, ensure_plan, problem, unique_slug
 
 PROBLEM = "application/problem+json"
 PLAN = "test-pro"

@@ -14,7 +14,7 @@ from core.catalog.models import Category, Product
 from core.coupons.models import CouponTemplate, MemberCoupon
 from core.db import utcnow
 from core.runtime import Runtime
-from tests.helpers import Merchant, Shopper
+from storeplug.testing import Merchant, Shopper
 
 TEMPLATES = "/coupons/templates"
 

@@ -24,7 +24,7 @@ from core.members.models import Address
 from core.orders.models import Order, OrderLine
 from core.runtime import Runtime
 from core.store.models import StoreSettings
-from tests.helpers import Merchant, Shopper, make_member, onboard
+from storeplug.testing import Merchant, Shopper, make_member, onboard
 
 # ---- shared helpers ----------------------------------------------------------------------
 

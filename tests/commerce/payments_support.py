@@ -23,7 +23,7 @@ from core.members.models import Member
 from core.orders.models import Order
 from core.payments.models import Payment
 from core.runtime import Runtime
-from tests.helpers import Merchant, Shopper
+from storeplug.testing import Merchant, Shopper
 
 
 async def activate_provider(

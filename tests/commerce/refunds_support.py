@@ -15,9 +15,9 @@ from core.jobs import InProcessQueue
 from core.orders.models import Order, OrderLine
 from core.payments.models import Refund
 from core.runtime import Runtime
+from storeplug.testing import Merchant, Shopper, eventually
 from tests.commerce.orders_support import Shop, make_address, place
 from tests.commerce.payments_support import pay, use_sandbox
-from tests.helpers import Merchant, Shopper, eventually
 from tests.plugins.echo import plugin as echo
 
 

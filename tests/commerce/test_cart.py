@@ -11,8 +11,8 @@ import pytest
 from core.cart.models import CartLine
 from core.catalog.models import Sku
 from core.runtime import Runtime
+from storeplug.testing import Merchant, Shopper, enable, make_member, onboard, problem
 from tests.commerce.test_pricing import make_sku, set_level, set_shipping, shop
-from tests.helpers import Merchant, Shopper, enable, make_member, onboard, problem
 
 
 def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import Merchant, onboard, staff_auth
-from tests.helpers import problem as assert_problem
+from storeplug.testing import Merchant, onboard, staff_auth
+from storeplug.testing import problem as assert_problem
 
 PROBLEM = "application/problem+json"
 

@@ -12,9 +12,9 @@ from sqlalchemy import update
 from core.catalog.models import Product
 from core.idempotency import HEADER
 from core.runtime import Runtime
+from storeplug.testing import enable, onboard
+from storeplug.testing import problem as assert_problem
 from tests.commerce.test_catalog import create_category, create_product, sku, walk
-from tests.helpers import enable, onboard
-from tests.helpers import problem as assert_problem
 
 
 async def test_storefront_sorts_walk_every_page(client: httpx.AsyncClient, rt: Runtime) -> None:

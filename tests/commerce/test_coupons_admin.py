@@ -12,6 +12,7 @@ import pytest
 from core.coupons import service
 from core.errors import AppError
 from core.runtime import Runtime
+from storeplug.testing import make_member, problem, staff_auth
 from tests.commerce.coupons_support import (
     TEMPLATES,
     body,
@@ -20,7 +21,6 @@ from tests.commerce.coupons_support import (
     template_row,
 )
 from tests.commerce.orders_support import make_sku, new_shop
-from tests.helpers import make_member, problem, staff_auth
 
 PAST = "2020-01-01T00:00:00Z"
 LATER = "2031-01-01T00:00:00Z"

@@ -13,6 +13,7 @@ import httpx
 from core.coupons.models import MemberCoupon
 from core.db import utcnow
 from core.runtime import Runtime
+from storeplug.testing import make_member, problem
 from tests.commerce.coupons_support import (
     TEMPLATES,
     claim,
@@ -23,7 +24,6 @@ from tests.commerce.coupons_support import (
     template_row,
 )
 from tests.commerce.orders_support import new_shop
-from tests.helpers import make_member, problem
 
 
 async def test_claiming_follows_stock_limit_and_status(

@@ -21,6 +21,7 @@ from core.hookspecs import hookimpl
 from core.orders.models import Order
 from core.orders.state import mark_paid, transition
 from core.runtime import Runtime
+from storeplug.testing import Merchant, problem
 from tests.commerce.coupons_support import TEMPLATES, claimed, coupon_row, expire, template_row
 from tests.commerce.orders_support import (
     count_orders,
@@ -33,7 +34,6 @@ from tests.commerce.orders_support import (
     set_store,
     stock_of,
 )
-from tests.helpers import Merchant, problem
 
 
 async def counts(client: httpx.AsyncClient, m: Merchant, template_id: str) -> tuple[int, int]:

@@ -24,6 +24,7 @@ from core.coupons.pricing import (
     split,
 )
 from core.runtime import Runtime
+from storeplug.testing import make_member, problem
 from tests.commerce.coupons_support import (
     categorise,
     claimed,
@@ -41,7 +42,6 @@ from tests.commerce.orders_support import (
     set_store,
 )
 from tests.commerce.test_pricing import set_level
-from tests.helpers import make_member, problem
 
 SOON = datetime(2030, 1, 1, tzinfo=UTC)
 

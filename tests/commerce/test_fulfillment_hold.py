@@ -21,6 +21,7 @@ from core.hookspecs import hookimpl
 from core.orders.models import Order, OrderEvent
 from core.orders.state import mark_paid, release_fulfillment, transition
 from core.runtime import Runtime
+from storeplug.testing import Merchant, problem
 from tests.commerce.orders_support import (
     HookRecorder,
     Shop,
@@ -33,7 +34,6 @@ from tests.commerce.orders_support import (
     place,
 )
 from tests.commerce.payments_support import pay, use_sandbox
-from tests.helpers import Merchant, problem
 
 SHIP = {"carrier": "顺丰速运", "tracking_no": "SF1234567890"}
 

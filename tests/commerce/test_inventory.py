@@ -16,9 +16,9 @@ from core.idempotency import HEADER
 from core.inventory.models import StockMovement
 from core.inventory.service import InsufficientStock, reserve
 from core.runtime import Runtime
+from storeplug.testing import Merchant, onboard, staff_auth
+from storeplug.testing import problem as assert_problem
 from tests.commerce.test_catalog import create_product, fields, sku
-from tests.helpers import Merchant, onboard, staff_auth
-from tests.helpers import problem as assert_problem
 
 
 async def stock_of(client: httpx.AsyncClient, m: Merchant, sku_id: str) -> dict[str, Any]:

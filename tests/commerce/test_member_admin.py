@@ -16,8 +16,8 @@ from core.members.models import Member
 from core.members.service import record_paid
 from core.orders.models import Order
 from core.runtime import Runtime
-from tests.fakes.wechat import FakeWeChat, connect_store, wx_login
-from tests.helpers import Merchant, enable, make_member, onboard, problem, staff_auth
+from storeplug.testing import Merchant, enable, make_member, onboard, problem, staff_auth
+from storeplug.testing.fakes.wechat import FakeWeChat, connect_store, wx_login
 
 
 async def add_level(

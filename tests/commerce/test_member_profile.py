@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from core.members.models import Address
 from core.runtime import Runtime
+from storeplug.testing import problem
+from storeplug.testing.fakes.wechat import FakeWeChat, wx_login
 from tests.commerce.test_members import ADDRESS, open_store
-from tests.fakes.wechat import FakeWeChat, wx_login
-from tests.helpers import problem
 
 
 async def test_profile(client: httpx.AsyncClient, fake_wechat: FakeWeChat) -> None:

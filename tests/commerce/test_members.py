@@ -20,9 +20,8 @@ from core.members.service import find_or_create
 from core.members.tokens import AUDIENCE, _signing_key
 from core.runtime import Runtime
 from core.wechat import WeChat, WeChatError, token_cache_key
-from tests.conftest import SECRET
-from tests.fakes.wechat import FakeApp, FakeWeChat, WxMember, connect_store, wx_login
-from tests.helpers import Merchant, enable, onboard, problem
+from storeplug.testing import SECRET, Merchant, enable, onboard, problem
+from storeplug.testing.fakes.wechat import FakeApp, FakeWeChat, WxMember, connect_store, wx_login
 from tests.plugins.echo.plugin import EVENTS
 
 ADDRESS = {

@@ -27,6 +27,7 @@ from core.orders.jobs import (
 )
 from core.orders.models import Order, OrderEvent
 from core.runtime import Runtime
+from storeplug.testing import Merchant
 from tests.commerce.orders_support import (
     HookRecorder,
     direct,
@@ -40,7 +41,6 @@ from tests.commerce.orders_support import (
     set_store,
     stock_of,
 )
-from tests.helpers import Merchant
 
 
 async def wait_for_status(rt: Runtime, merchant: Merchant, order_id: str, status: str) -> None:

@@ -18,6 +18,8 @@ from core.members.models import Address, Member, MemberLevel
 from core.orders.models import Order
 from core.orders.placement import new_number, write_order
 from core.runtime import Runtime
+from storeplug.testing import Merchant, make_member
+from storeplug.testing import problem as assert_problem
 from tests.commerce.orders_support import (
     HookRecorder,
     Shop,
@@ -35,8 +37,6 @@ from tests.commerce.orders_support import (
     set_store,
     stock_of,
 )
-from tests.helpers import Merchant, make_member
-from tests.helpers import problem as assert_problem
 
 # ---- placement -----------------------------------------------------------------------------
 

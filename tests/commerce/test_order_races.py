@@ -14,6 +14,7 @@ from core.errors import AppError
 from core.orders.models import Order
 from core.orders.state import mark_paid, transition
 from core.runtime import Runtime
+from storeplug.testing import make_member
 from tests.commerce.orders_support import (
     count_orders,
     direct,
@@ -26,7 +27,6 @@ from tests.commerce.orders_support import (
     place,
     stock_of,
 )
-from tests.helpers import make_member
 
 BUYERS = 50
 STOCK = 10

@@ -17,6 +17,8 @@ from core.errors import AppError
 from core.orders.models import ORDER_STATES, Order, OrderEvent
 from core.orders.state import TRANSITIONS, mark_paid, transition
 from core.runtime import Runtime
+from storeplug.testing import make_member
+from storeplug.testing import problem as assert_problem
 from tests.commerce.orders_support import (
     HookRecorder,
     Shop,
@@ -27,8 +29,6 @@ from tests.commerce.orders_support import (
     order_row,
     stock_of,
 )
-from tests.helpers import make_member
-from tests.helpers import problem as assert_problem
 
 # ---- the state machine -------------------------------------------------------------------
 

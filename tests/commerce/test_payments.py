@@ -22,6 +22,7 @@ from core.payments.models import Payment, Refund
 from core.payments.providers import PaymentResult
 from core.payments.service import apply_payment_result, describe
 from core.runtime import Runtime
+from storeplug.testing import make_member, problem
 from tests.commerce.orders_support import (
     Shop,
     direct,
@@ -40,7 +41,6 @@ from tests.commerce.payments_support import (
     product_sales,
     use_sandbox,
 )
-from tests.helpers import make_member, problem
 
 
 async def placed(

@@ -23,10 +23,9 @@ from core.payments.providers import index_providers
 from core.payments.sandbox import SandboxConfig, SandboxProvider
 from core.plugins import build_registry
 from core.runtime import Runtime
+from storeplug.testing import SECRET, Merchant, onboard, problem, staff_auth
 from tests.commerce.payments_support import activate_provider, use_sandbox, wechatpay_config
 from tests.commerce.test_store_settings import bearer
-from tests.conftest import SECRET
-from tests.helpers import Merchant, onboard, problem, staff_auth
 
 URL = "/payments/accounts"
 SECRETS = ("merchant_private_key", "apiv3_key")

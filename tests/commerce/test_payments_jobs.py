@@ -14,6 +14,7 @@ import httpx
 from core.payments import jobs
 from core.payments.models import Payment
 from core.runtime import Runtime
+from storeplug.testing import Merchant, eventually
 from tests.commerce.orders_support import Shop, insert_order, make_sku
 from tests.commerce.payments_support import (
     age_payment,
@@ -21,7 +22,6 @@ from tests.commerce.payments_support import (
     payment_row,
 )
 from tests.commerce.test_payments import pending_payment, sandbox_shop
-from tests.helpers import Merchant, eventually
 
 
 async def open_payment(

@@ -22,7 +22,7 @@ from core.errors import AppError
 from core.members.models import Member, MemberLevel
 from core.runtime import Runtime
 from core.store.service import settings_in
-from tests.helpers import Merchant, Shopper, enable, make_member, onboard
+from storeplug.testing import Merchant, Shopper, enable, make_member, onboard
 
 # ---- helpers (test_cart.py uses them too) ---------------------------------------------------
 

@@ -14,6 +14,7 @@ from sqlalchemy import update
 from core.db import utcnow
 from core.orders.models import Order
 from core.runtime import Runtime
+from storeplug.testing import enable, problem
 from tests.commerce.orders_support import (
     Shop,
     direct,
@@ -34,7 +35,6 @@ from tests.commerce.refunds_support import (
     refund_directly,
     settled,
 )
-from tests.helpers import enable, problem
 
 REASON = {"reason": "不想要了"}
 

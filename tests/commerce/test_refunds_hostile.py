@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from core.runtime import Runtime
+from storeplug.testing import make_member, problem, staff_auth
 from tests.commerce.orders_support import Shop, make_sku, new_shop
 from tests.commerce.refunds_support import (
     ask_refund,
@@ -17,7 +18,6 @@ from tests.commerce.refunds_support import (
     paid_order,
     refund_directly,
 )
-from tests.helpers import make_member, problem, staff_auth
 
 REASON = {"reason": "尺码不合适"}
 

@@ -20,6 +20,7 @@ from core.payments.refund_jobs import reconcile
 from core.payments.refund_schemas import RefundLineIn
 from core.payments.refunds import apply_refund_result, refund_late_payment, refund_order
 from core.runtime import Runtime
+from storeplug.testing import Merchant, enable, problem
 from tests.commerce.orders_support import (
     Shop,
     insert_order,
@@ -38,7 +39,6 @@ from tests.commerce.refunds_support import (
     refund_directly,
     settled,
 )
-from tests.helpers import Merchant, enable, problem
 
 REASON = {"reason": "七天无理由"}
 

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from core.runtime import Runtime
+from storeplug.testing import enable, problem
 from tests.commerce.orders_support import Shop, make_sku, new_shop
 from tests.commerce.refunds_support import (
     ask_refund,
@@ -22,7 +23,6 @@ from tests.commerce.refunds_support import (
     refunds_of,
     settled,
 )
-from tests.helpers import enable, problem
 
 REASON = {"reason": "质量问题"}
 

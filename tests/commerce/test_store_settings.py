@@ -12,8 +12,7 @@ import pytest
 from core.crypto import decrypt, fingerprint
 from core.runtime import Runtime
 from core.store.models import StoreSettings
-from tests.conftest import SECRET
-from tests.helpers import Merchant, onboard, staff_auth
+from storeplug.testing import SECRET, Merchant, onboard, staff_auth
 
 URL = "/settings/store"
 

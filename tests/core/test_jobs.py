@@ -24,7 +24,7 @@ from core.jobs import (
     UnknownJobError,
     build_queue,
 )
-from tests.helpers import eventually
+from storeplug.testing import eventually
 
 # SAQ 0.26 calls redis-py's deprecated setex; not ours to fix.
 

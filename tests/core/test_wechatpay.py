@@ -19,9 +19,14 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from core.db import utcnow
 from core.payments.providers import PaymentRequest, ProviderError, RefundRequest
 from core.wechatpay import WeChatPayClient, WeChatPayConfig, WeChatPayError, client_params
-from tests.conftest import free_port
-from tests.fakes.wechatpay import FakeMerchant, FakeWeChatPay
-from tests.fakes.wechatpay_state import new_rsa_key, private_pem, random_text, rsa_verify
+from storeplug.testing import free_port
+from storeplug.testing.fakes.wechatpay import FakeMerchant, FakeWeChatPay
+from storeplug.testing.fakes.wechatpay_state import (
+    new_rsa_key,
+    private_pem,
+    random_text,
+    rsa_verify,
+)
 
 AUTH = re.compile(
     r'WECHATPAY2-SHA256-RSA2048 mchid="(?P<mchid>\d+)",nonce_str="(?P<nonce>[A-Z0-9]{32})",'

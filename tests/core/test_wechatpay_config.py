@@ -14,8 +14,13 @@ from core.errors import Invalid
 from core.payments import defaults
 from core.payments.wechatpay_provider import WeChatPayProvider
 from core.wechatpay import WeChatPayConfig, check_config
-from tests.fakes.wechatpay import FakeMerchant, FakeWeChatPay
-from tests.fakes.wechatpay_state import new_rsa_key, platform_certificate, private_pem, public_pem
+from storeplug.testing.fakes.wechatpay import FakeMerchant, FakeWeChatPay
+from storeplug.testing.fakes.wechatpay_state import (
+    new_rsa_key,
+    platform_certificate,
+    private_pem,
+    public_pem,
+)
 
 
 @pytest.fixture

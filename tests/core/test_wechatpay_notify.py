@@ -29,8 +29,8 @@ from core.payments.providers import (
 from core.payments.wechatpay_provider import WeChatPayProvider
 from core.wechatpay import WeChatPayClient, WeChatPayConfig, WeChatPayError, verify_response
 from core.wechatpay_notify import parse_notification
-from tests.fakes.wechatpay import FakeMerchant, FakeWeChatPay
-from tests.fakes.wechatpay_state import (
+from storeplug.testing.fakes.wechatpay import FakeMerchant, FakeWeChatPay
+from storeplug.testing.fakes.wechatpay_state import (
     json_bytes,
     new_rsa_key,
     platform_certificate,

@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 
 from core.runtime import Runtime
+from storeplug.testing import Merchant, Shopper, make_member, onboard
 from tests.commerce.payments_support import pay, use_sandbox
 from tests.flashsale.support import walkable_activity
 from tests.groupbuy.views_support import walkable_groupbuy
-from tests.helpers import Merchant, Shopper, make_member, onboard
 from tests.pickup.support import point_body, walkable_point
 from tests.points.support import walkable_catalog_item
 from tests.sharecoupon.support import walkable_sharecoupon

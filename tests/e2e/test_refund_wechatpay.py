@@ -19,6 +19,9 @@ from core.payments.providers import RefundResult
 from core.payments.refund_jobs import reconcile
 from core.payments.refunds import apply_refund_result
 from core.runtime import Runtime
+from storeplug.testing import enable, eventually
+from storeplug.testing.fakes.wechat import FakeWeChat
+from storeplug.testing.fakes.wechatpay import FakeWeChatPay
 from tests.commerce.orders_support import order_row, stock_of
 from tests.commerce.refunds_support import (
     ask_refund,
@@ -28,9 +31,6 @@ from tests.commerce.refunds_support import (
     settled,
 )
 from tests.e2e.test_wechatpay import Store, open_store, opened_payment
-from tests.fakes.wechat import FakeWeChat
-from tests.fakes.wechatpay import FakeWeChatPay
-from tests.helpers import enable, eventually
 
 REFUNDS_API = "/v3/refund/domestic/refunds"
 REASON = {"reason": "少发了一件"}

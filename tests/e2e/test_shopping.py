@@ -8,8 +8,8 @@ import secrets
 
 import httpx
 
-from tests.fakes.wechat import FakeWeChat, connect_store, wx_login
-from tests.helpers import onboard
+from storeplug.testing import onboard
+from storeplug.testing.fakes.wechat import FakeWeChat, connect_store, wx_login
 
 
 async def test_shop_from_login_to_cancel(

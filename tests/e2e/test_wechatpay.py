@@ -25,6 +25,9 @@ from core.db import new_id
 from core.payments import jobs
 from core.payments.models import Refund
 from core.runtime import Runtime
+from storeplug.testing import VENDOR, Merchant, eventually, onboard
+from storeplug.testing.fakes.wechat import FakeWeChat, WxMember, connect_store, wx_login
+from storeplug.testing.fakes.wechatpay import FakeMerchant, FakeWeChatPay
 from tests.commerce.payments_support import (
     PaymentHooks,
     activate_provider,
@@ -36,9 +39,6 @@ from tests.commerce.payments_support import (
     payment_row,
     product_sales,
 )
-from tests.fakes.wechat import FakeWeChat, WxMember, connect_store, wx_login
-from tests.fakes.wechatpay import FakeMerchant, FakeWeChatPay
-from tests.helpers import VENDOR, Merchant, eventually, onboard
 
 
 @dataclass

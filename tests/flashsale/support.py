@@ -23,8 +23,8 @@ from core.orders.models import Order
 from core.runtime import Runtime
 from plugins.flashsale.models import FlashItem, FlashMember, FlashOrder
 from plugins.flashsale.redis_stock import keys_for, stock_on
+from storeplug.testing import VENDOR, Merchant, Shopper, enable, ensure_plan, onboard
 from tests.commerce.orders_support import make_sku
-from tests.helpers import VENDOR, Merchant, Shopper, enable, ensure_plan, onboard
 
 PLAN = "test-flash"
 # Generous rate limits: the races send hundreds of buys from one loopback IP.

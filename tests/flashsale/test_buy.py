@@ -10,6 +10,7 @@ import secrets
 import httpx
 
 from core.runtime import Runtime
+from storeplug.testing import problem
 from tests.commerce.orders_support import direct, make_address, order_row, place
 from tests.flashsale.support import (
     activity_body,
@@ -20,7 +21,6 @@ from tests.flashsale.support import (
     set_settings,
     truth,
 )
-from tests.helpers import problem
 
 
 async def test_buy_places_a_pending_order_at_the_flash_price(

@@ -22,7 +22,7 @@ from core.errors import AppError
 from plugins.flashsale import ratelimit
 from plugins.flashsale.redis_stock import RedisStock, State, hold_value, keys_for
 from plugins.flashsale.schemas import FlashSaleSettings
-from tests.conftest import free_port
+from storeplug.testing import free_port
 
 NOW = 1_800_000_000_000  # epoch ms inside the test activity's window
 META: dict[str, str | int] = {"status": "running", "starts": NOW - 1000, "ends": NOW + 60_000}

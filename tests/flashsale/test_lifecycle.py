@@ -20,6 +20,7 @@ from core.plugins import call_acting
 from core.runtime import Runtime
 from plugins.flashsale import jobs
 from plugins.flashsale.models import FlashActivity, FlashOrder
+from storeplug.testing import Merchant, eventually, problem
 from tests.commerce.orders_support import make_sku, order_row, stock_of
 from tests.flashsale.support import (
     activity_body,
@@ -32,7 +33,6 @@ from tests.flashsale.support import (
     sale,
     truth,
 )
-from tests.helpers import Merchant, eventually, problem
 
 
 async def _overdue(rt: Runtime, merchant: Merchant, order_id: str) -> None:

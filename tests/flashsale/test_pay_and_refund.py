@@ -6,11 +6,11 @@ from __future__ import annotations
 import httpx
 
 from core.runtime import Runtime
+from storeplug.testing import Merchant
 from tests.commerce.orders_support import stock_of
 from tests.commerce.payments_support import pay, use_sandbox
 from tests.commerce.refunds_support import refund_directly, settled
 from tests.flashsale.support import buy, buyers, flash_store, sale
-from tests.helpers import Merchant
 
 
 async def _stats(client: httpx.AsyncClient, merchant: Merchant, activity_id: str) -> dict[str, int]:

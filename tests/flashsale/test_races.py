@@ -14,7 +14,7 @@ import pytest
 
 from core.runtime import Runtime
 from plugins.flashsale import preheat
-from tests.conftest import LiveServer
+from storeplug.testing import LiveServer, Merchant
 from tests.flashsale.support import (
     Answer,
     Buyer,
@@ -27,7 +27,6 @@ from tests.flashsale.support import (
     sale,
     truth,
 )
-from tests.helpers import Merchant
 
 UNITS = 50
 MEMBERS = 300

@@ -10,6 +10,7 @@ import httpx
 
 from core.db import utcnow
 from core.runtime import Runtime
+from storeplug.testing import problem
 from tests.commerce.orders_support import make_sku
 from tests.flashsale.support import (
     activity_body,
@@ -19,7 +20,6 @@ from tests.flashsale.support import (
     flash_store,
     set_settings,
 )
-from tests.helpers import problem
 
 
 async def test_sales_list_and_detail_for_countdowns(client: httpx.AsyncClient, rt: Runtime) -> None:

@@ -16,11 +16,11 @@ from core.catalog.models import Sku
 from core.db import utcnow
 from core.runtime import Runtime
 from plugins.groupbuy.models import GroupMember, GroupTeam
+from storeplug.testing import Merchant, enable, ensure_plan, onboard
+from storeplug.testing.fakes.wechatpay import FakeWeChatPay
 from tests.commerce.orders_support import make_sku
 from tests.commerce.payments_support import activate_provider, pay, use_sandbox
-from tests.fakes.wechatpay import FakeWeChatPay
 from tests.flashsale.support import Buyer, buyers
-from tests.helpers import Merchant, enable, ensure_plan, onboard
 
 PLAN = "test-groupbuy"
 PRICE = 5000

@@ -13,11 +13,11 @@ from sqlalchemy import select
 from core.db import utcnow
 from core.runtime import Runtime
 from plugins.groupbuy.models import GroupActivity
+from storeplug.testing import problem, staff_auth
 from tests.commerce.orders_support import make_sku
 from tests.commerce.payments_support import pay, use_sandbox
 from tests.flashsale.support import buyers
 from tests.groupbuy.views_support import Place, body, create, gb_store, people, seed_team
-from tests.helpers import problem, staff_auth
 
 
 async def test_an_activity_from_creation_to_delete(client: httpx.AsyncClient, rt: Runtime) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import update
 from core.db import utcnow
 from core.runtime import Runtime
 from plugins.groupbuy.models import GroupActivity
+from storeplug.testing import Merchant, problem
 from tests.commerce.orders_support import make_sku
 from tests.groupbuy.views_support import (
     Place,
@@ -23,7 +24,6 @@ from tests.groupbuy.views_support import (
     people,
     seed_team,
 )
-from tests.helpers import Merchant, problem
 
 
 async def end_now(rt: Runtime, merchant: Merchant, activity_id: str) -> None:

@@ -21,6 +21,7 @@ from core.payments.models import Payment
 from core.runtime import Runtime
 from plugins.groupbuy import jobs, teams
 from plugins.groupbuy.models import GroupActivity, GroupMember, GroupTeam
+from storeplug.testing import eventually, problem
 from tests.commerce.orders_support import order_row, stock_of
 from tests.commerce.payments_support import pay
 from tests.commerce.refunds_support import refunds_of, settled
@@ -35,7 +36,6 @@ from tests.groupbuy.support import (
     places,
     team_row,
 )
-from tests.helpers import eventually, problem
 
 
 async def test_one_open_team_per_member_and_no_joining_ones_own(

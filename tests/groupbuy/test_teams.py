@@ -13,9 +13,10 @@ from core.context import TenantInfo
 from core.payments.models import Payment
 from core.runtime import Runtime
 from plugins.groupbuy import jobs
+from storeplug.testing import eventually, problem
+from storeplug.testing.fakes.wechatpay import FakeWeChatPay
 from tests.commerce.orders_support import order_row, stock_of
 from tests.commerce.refunds_support import refund_directly, refunds_of, settled
-from tests.fakes.wechatpay import FakeWeChatPay
 from tests.groupbuy.support import (
     GROUP_PRICE,
     PRICE,
@@ -30,7 +31,6 @@ from tests.groupbuy.support import (
     places,
     team_row,
 )
-from tests.helpers import eventually, problem
 
 SHIP = {"carrier": "顺丰", "tracking_no": "SF1234567890"}
 

@@ -19,8 +19,8 @@ from core.members.tokens import issue_access_token
 from core.orders.models import Order
 from core.runtime import Runtime
 from plugins.groupbuy.models import GroupMember, GroupTeam
+from storeplug.testing import VENDOR, Merchant, Shopper, enable, ensure_plan, onboard
 from tests.commerce.orders_support import insert_order
-from tests.helpers import VENDOR, Merchant, Shopper, enable, ensure_plan, onboard
 
 PLAN = "test-groupbuy-views"
 

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from core.db import utcnow
 from core.runtime import Runtime
 from plugins.pickup.models import PickupOrder
+from storeplug.testing import VENDOR, Merchant, Shopper, Staff, enable, ensure_plan, onboard
 from tests.commerce.orders_support import place
 from tests.commerce.payments_support import pay
-from tests.helpers import VENDOR, Merchant, Shopper, Staff, enable, ensure_plan, onboard
 
 PLAN = "test-pickup"
 OPEN_ALL_DAY = [[["00:00", "24:00"]] for _ in range(7)]

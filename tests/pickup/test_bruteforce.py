@@ -7,9 +7,9 @@ import httpx
 
 from core.runtime import Runtime
 from plugins.pickup.codes import STAFF_FAILURE_LIMIT, code_from_qr, qr_payload
+from storeplug.testing import make_member, new_staff, problem
 from tests.commerce.orders_support import make_sku, order_row
 from tests.commerce.payments_support import use_sandbox
-from tests.helpers import make_member, new_staff, problem
 from tests.pickup.support import (
     HERE,
     first_slot,

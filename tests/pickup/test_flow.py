@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from core.runtime import Runtime
 from plugins.pickup.models import PickupVerification
+from storeplug.testing import Merchant, eventually, make_member, new_staff, problem
 from tests.commerce.orders_support import make_sku, order_row
 from tests.commerce.payments_support import use_sandbox
-from tests.helpers import Merchant, eventually, make_member, new_staff, problem
 from tests.pickup.support import (
     HERE,
     first_slot,

@@ -12,9 +12,9 @@ from core.errors import AppError
 from core.orders.models import Order, OrderEvent
 from core.orders.state import release_fulfillment, transition
 from core.runtime import Runtime
+from storeplug.testing import Merchant, Shopper, make_member
 from tests.commerce.orders_support import hold_order, make_sku, order_row, place
 from tests.commerce.payments_support import pay, use_sandbox
-from tests.helpers import Merchant, Shopper, make_member
 from tests.pickup.support import (
     HERE,
     first_slot,

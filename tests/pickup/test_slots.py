@@ -11,8 +11,8 @@ import httpx
 
 from core.orders.placement import CST
 from core.runtime import Runtime
+from storeplug.testing import make_member, problem
 from tests.commerce.orders_support import add_to_cart, make_sku, place
-from tests.helpers import make_member, problem
 from tests.pickup.support import HERE, first_slot, make_point, pickup_body, pickup_store
 
 

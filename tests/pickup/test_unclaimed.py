@@ -12,9 +12,9 @@ from core.db import utcnow
 from core.runtime import Runtime
 from plugins.pickup import jobs
 from plugins.pickup.models import PickupOrder
+from storeplug.testing import Merchant, eventually, make_member
 from tests.commerce.orders_support import make_sku, order_row
 from tests.commerce.payments_support import use_sandbox
-from tests.helpers import Merchant, eventually, make_member
 from tests.pickup.support import (
     HERE,
     first_slot,

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from core.runtime import Runtime
 from plugins.points.models import PointsLot
-from tests.helpers import VENDOR, Merchant, Shopper, enable, ensure_plan, onboard
+from storeplug.testing import VENDOR, Merchant, Shopper, enable, ensure_plan, onboard
 
 PLAN = "test-points"
 

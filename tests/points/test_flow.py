@@ -8,11 +8,11 @@ from __future__ import annotations
 import httpx
 
 from core.runtime import Runtime
+from storeplug.testing import Shopper, make_member, problem
+from storeplug.testing.fakes.wechat import FakeWeChat, connect_store, wx_login
 from tests.commerce.orders_support import make_address, make_sku, place
 from tests.commerce.payments_support import pay, use_sandbox
 from tests.commerce.refunds_support import refund_directly, settled
-from tests.fakes.wechat import FakeWeChat, connect_store, wx_login
-from tests.helpers import Shopper, make_member, problem
 from tests.points.support import history, lots_of, points_of, points_store
 
 SETTINGS = {

@@ -15,8 +15,8 @@ from core.jobs import InProcessQueue
 from core.runtime import Runtime
 from plugins.points.jobs import EXPIRE_JOB
 from plugins.points.models import PointsEntry, PointsLot
+from storeplug.testing import eventually, make_member, problem
 from tests.commerce.orders_support import make_address, make_sku, place
-from tests.helpers import eventually, make_member, problem
 from tests.points.support import add_lot, adjust, history, lots_of, points_of, points_store
 
 

@@ -12,9 +12,9 @@ from core.idempotency import HEADER
 from core.runtime import Runtime
 from plugins.points.models import PointsAccount
 from plugins.points.service import today
+from storeplug.testing import Shopper, make_member, onboard, problem
 from tests.commerce.coupons_support import make_template
 from tests.commerce.orders_support import make_address, make_sku, place
-from tests.helpers import Shopper, make_member, onboard, problem
 from tests.points.support import adjust, points_of, points_store
 
 

@@ -15,12 +15,12 @@ from core.catalog.models import Sku
 from core.coupons.models import MemberCoupon
 from core.runtime import Runtime
 from plugins.sharecoupon.models import ShareClaim, SharePack
+from storeplug.testing import VENDOR, Merchant, enable, ensure_plan, onboard
+from storeplug.testing.fakes.wechat import FakeApp, FakeWeChat, connect_store
 from tests.commerce.coupons_support import make_template
 from tests.commerce.orders_support import make_sku, place
 from tests.commerce.payments_support import pay, use_sandbox
-from tests.fakes.wechat import FakeApp, FakeWeChat, connect_store
 from tests.flashsale.support import Buyer, buyers
-from tests.helpers import VENDOR, Merchant, enable, ensure_plan, onboard
 
 PLAN = "test-sharecoupon"
 PRICE = 12000  # fen: one unit is over the threshold

@@ -15,10 +15,10 @@ from core.db import utcnow
 from core.runtime import Runtime
 from plugins.points.models import PointsEntry
 from plugins.sharecoupon.models import SharePack
+from storeplug.testing import problem
+from storeplug.testing.fakes.wechat import FakeWeChat
 from tests.commerce.coupons_support import make_template
 from tests.commerce.refunds_support import refund_directly, settled
-from tests.fakes.wechat import FakeWeChat
-from tests.helpers import problem
 from tests.sharecoupon.support import (
     campaign_body,
     claim,

@@ -15,11 +15,11 @@ from core.db import utcnow
 from core.members.models import Member
 from core.runtime import Runtime
 from plugins.sharecoupon.models import ShareClaim, ShareReferral, ShareReward
+from storeplug.testing import problem
+from storeplug.testing.fakes.wechat import FakeWeChat, wx_login
 from tests.commerce.coupons_support import make_template
 from tests.commerce.orders_support import make_address
-from tests.fakes.wechat import FakeWeChat, wx_login
 from tests.flashsale.support import Buyer
-from tests.helpers import problem
 from tests.sharecoupon.support import (
     COUPON_OFF,
     PRICE,

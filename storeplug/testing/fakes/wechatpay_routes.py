@@ -1,4 +1,5 @@
-"""The fake WeChat Pay's HTTP routes (see ``tests.fakes.wechatpay`` for what they answer)."""
+"""The fake WeChat Pay's HTTP routes (see ``storeplug.testing.fakes.wechatpay`` for what
+they answer)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import PathParameter
 
-from tests.fakes.wechatpay_state import (
+from storeplug.testing.fakes.wechatpay_state import (
     FakeMerchant,
     FakeRefund,
     FakeTrade,
@@ -24,7 +25,7 @@ from tests.fakes.wechatpay_state import (
 )
 
 if TYPE_CHECKING:
-    from tests.fakes.wechatpay import FakeWeChatPay
+    from storeplug.testing.fakes.wechatpay import FakeWeChatPay
 
 PREPAY_TTL_S = 2 * 3600
 OUT_NO = re.compile(r"[A-Za-z0-9_\-|*]{6,32}")

@@ -1,7 +1,7 @@
 """A fake WeChat Pay API v3 server for the tests: a real HTTP server on a loopback port that
 speaks WeChat Pay's protocol with real crypto, for the JSAPI (mini-program) calls storeplug
 makes. It is started once per test session (``fake_wechatpay``, used by
-``tests/conftest.py``), and every runtime's ``wechatpay_base_url`` points at it.
+``storeplug.testing``), and every runtime's ``wechatpay_base_url`` points at it.
 
 WeChat Pay's semantics, as the real server has them:
 
@@ -25,7 +25,7 @@ WeChat Pay's semantics, as the real server has them:
 
 How a test uses it (each test registers its own merchant, so tests never share state)::
 
-    from tests.fakes.wechatpay import FakeWeChatPay
+    from storeplug.testing.fakes.wechatpay import FakeWeChatPay
 
     async def test_x(fake_wechatpay: FakeWeChatPay) -> None:
         merchant = fake_wechatpay.register_merchant()  # keys made in this run
@@ -49,18 +49,15 @@ import contextlib
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from litestar import Litestar, Request
 
-from tests.fakes.loopback import serve
-from tests.fakes.wechatpay_routes import routes
-from tests.fakes.wechatpay_state import (
+from storeplug.testing.fakes.wechatpay_routes import routes
+from storeplug.testing.fakes.wechatpay_state import (
     EVENT_SUMMARIES,
     SCHEME,
     FakeMerchant,
@@ -74,7 +71,7 @@ from tests.fakes.wechatpay_state import (
     wechat_headers,
 )
 
-__all__ = ["FakeMerchant", "FakeRefund", "FakeTrade", "FakeWeChatPay", "fake_wechatpay"]
+__all__ = ["FakeMerchant", "FakeRefund", "FakeTrade", "FakeWeChatPay"]
 
 MAX_SKEW_S = 300
 _AUTH_PARAM = re.compile(r'(\w+)="([^"]*)"')
@@ -310,12 +307,3 @@ class FakeWeChatPay:
         """Wait for the notifications still on their way."""
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
-@pytest.fixture(scope="session")
-async def fake_wechatpay() -> AsyncIterator[FakeWeChatPay]:
-    """The fake WeChat Pay server for the whole test session, on a loopback port."""
-    fake = FakeWeChatPay()
-    async with serve(fake.app()) as fake.url:
-        yield fake
-        await fake.drain()

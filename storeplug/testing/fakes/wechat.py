@@ -1,6 +1,6 @@
 """A fake WeChat API server for the tests: a real HTTP server on a loopback port that speaks
 WeChat's protocol for the three calls storeplug makes. It is started once per test session
-(``fake_wechat``, used by ``tests/conftest.py``), and every runtime's ``wechat_base_url``
+(``fake_wechat``, used by ``storeplug.testing``), and every runtime's ``wechat_base_url``
 points at it.
 
 WeChat's semantics, as the real server has them:
@@ -18,7 +18,7 @@ WeChat's semantics, as the real server has them:
 
 How a test uses it (each test registers its own app, so tests never share state)::
 
-    from tests.fakes.wechat import FakeWeChat, connect_store, wx_login
+    from storeplug.testing.fakes.wechat import FakeWeChat, connect_store, wx_login
 
     async def test_x(client: httpx.AsyncClient, fake_wechat: FakeWeChat) -> None:
         merchant = await onboard(client)
@@ -36,17 +36,14 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import msgspec
-import pytest
 from litestar import Litestar, Request, Response, get, post
 
-from tests.fakes.loopback import serve
-from tests.helpers import Merchant, Shopper
+from storeplug.testing.helpers import Merchant, Shopper
 
 TOKEN_TTL = 7200
 
@@ -230,14 +227,6 @@ class FakeWeChat:
             )
 
         return Litestar([jscode2session, token, phone], openapi_config=None, debug=False)
-
-
-@pytest.fixture(scope="session")
-async def fake_wechat() -> AsyncIterator[FakeWeChat]:
-    """The fake WeChat server for the whole test session, on a loopback port."""
-    fake = FakeWeChat()
-    async with serve(fake.app()) as fake.url:
-        yield fake
 
 
 # ---- helpers for tests that need a signed-in member ---------------------------------------

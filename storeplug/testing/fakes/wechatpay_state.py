@@ -1,7 +1,7 @@
 """The fake WeChat Pay's merchants, trades and refunds, and WeChat's side of the crypto: the
 signatures it checks and makes, and the notifications it encrypts. Written straight on the
 ``cryptography`` library, not on ``core.wechatpay_crypto``, so a mistake in the client is not
-mirrored by the fake (see ``tests.fakes.wechatpay`` for the server)."""
+mirrored by the fake (see ``storeplug.testing.fakes.wechatpay`` for the server)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Small helpers that set up tenants over the real HTTP API."""
+"""Helpers that set up tenants, members and staff over the real HTTP API, and check answers."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from typing import Any
 
 import httpx
 
+from core.members.models import Member
+from core.members.tokens import issue_access_token
 from core.runtime import Runtime
-from tests.conftest import VENDOR_TOKEN
+from storeplug.testing.backends import VENDOR_TOKEN
 
 VENDOR = {"Authorization": f"Bearer {VENDOR_TOKEN}"}
 
@@ -103,10 +105,7 @@ class Shopper:
 
 async def make_member(rt: Runtime, merchant: Merchant, nickname: str = "buyer") -> Shopper:
     """A member created straight in the database with a real token, for tests whose subject
-    is not the WeChat login (which tests/test_members.py covers end to end)."""
-    from core.members.models import Member
-    from core.members.tokens import issue_access_token
-
+    is not the WeChat login (``wx_login`` goes through it end to end)."""
     async with rt.db.tenant_session(merchant.id) as session:
         member = Member(openid=f"o-{secrets.token_hex(8)}", nickname=nickname)
         session.add(member)
