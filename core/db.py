@@ -28,6 +28,7 @@ from sqlalchemy import (
     event,
     text,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import (
@@ -187,6 +188,13 @@ def _set_rls_tenant(session: Session, transaction: SessionTransaction, conn: Con
             text("SELECT set_config('app.tenant_id', :tenant_id, true)"),
             {"tenant_id": _tenant_of(session) or ""},
         )
+
+
+async def dialect_insert(session: AsyncSession) -> Any:
+    """``insert`` of the session's dialect, the one with ``on_conflict_do_update`` (PostgreSQL
+    and SQLite spell the upsert the same way, through different constructs)."""
+    dialect = (await session.connection()).dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 READONLY = "storeplug_readonly"

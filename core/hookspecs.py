@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from core.analytics.facts import OrderFacts, TrafficSource
     from core.commerce import (
         Adjustment,
         Benefit,
@@ -212,3 +215,25 @@ def member_registered(ctx: TenantContext, member: Member, source: str, source_re
 @hookspec
 def member_benefits(member: MemberView) -> list[Benefit]:
     """Lines for the member centre. Sync and pure."""
+
+
+# ---- analytics ---------------------------------------------------------------------------
+
+
+@hookspec
+def analytics_sources() -> list[TrafficSource]:
+    """Sources this plugin names (``core.analytics.facts.TrafficSource``: a name and a label
+    for the merchant). A storefront visit may be tagged with one (the ``X-Visit-Source``
+    header; an unknown name counts as ``direct``), and ``analytics_contributions`` claims
+    paid orders for them. Called once at start-up; the core names ``direct``, ``share`` and
+    ``scan``."""
+
+
+@hookspec
+def analytics_contributions(ctx: TenantContext, orders: Sequence[OrderFacts]) -> Any:
+    """Say what this plugin contributed to a batch of one day's paid orders: a list of
+    ``core.analytics.facts.Contribution`` (source, order id, the GMV through it, the benefit
+    it gave). Called by the daily rollup (and for today's live figures) on *every installed*
+    plugin, enabled or not, since an order keeps its history when a plugin is switched off.
+    Async and read only: load what you need for the whole batch in one query (your own
+    tables, keyed by ``order.id``). Orders nobody claims count as ``direct``."""

@@ -37,6 +37,7 @@ CORE_MODULES: tuple[str, ...] = (
     "core.payments.defaults",
     "core.payments.hooks",
     "core.coupons.defaults",
+    "core.analytics.defaults",
 )
 
 

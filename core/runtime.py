@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from redis.asyncio import BlockingConnectionPool, Redis
 
 import core.models  # noqa: F401  (every core table is mapped before the first query)
+from core.analytics.events import EventBuffer
 from core.auth import StaffAuthenticator
 from core.context import Principal, TenantContext, TenantInfo
 from core.db import Database, create_engine
@@ -36,6 +37,8 @@ class Runtime:
     payment_providers: dict[str, PaymentProvider]
     # Resolves a staff session or API key within a tenant (``tenants.service.authenticate``).
     authenticate: StaffAuthenticator
+    # Storefront traffic not yet written (``core.analytics.events``); flushed in the background.
+    events: EventBuffer
     # Set right after construction: job functions receive the runtime as their context.
     jobs: JobQueue = field(init=False)
 
@@ -66,11 +69,24 @@ class Runtime:
             login_failures=FailureCounter(redis, limit=10, window_s=15 * 60),
             payment_providers=index_providers(plugins.pm.hook.register_payment_providers()),
             authenticate=authenticate,
+            events=EventBuffer(
+                {
+                    source.name: source.label
+                    for batch in plugins.pm.hook.analytics_sources()
+                    for source in batch
+                }
+            ),
         )
         runtime.jobs = build_queue(settings.redis_url or None, specs, crons, runtime)
         return runtime
 
+    async def start(self) -> None:
+        """What a serving process runs beside requests: the job queue and the traffic flush."""
+        await self.jobs.start()
+        self.events.start(self.db)
+
     async def close(self) -> None:
+        await self.events.stop(self.db)
         await self.jobs.stop()
         if self.redis is not None:
             await self.redis.aclose()

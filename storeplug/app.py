@@ -11,6 +11,7 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 
+from core.analytics import api as analytics_api
 from core.api import (
     MERCHANT_DEPENDENCIES,
     STORE_DEPENDENCIES,
@@ -47,6 +48,7 @@ DOMAINS = (
     coupons_api,
     payments_api,
     refund_api,
+    analytics_api,
 )
 
 VERSION = "0.1.0"
@@ -122,7 +124,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
-        await runtime.jobs.start()
+        await runtime.start()
         try:
             yield
         finally:

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from litestar import Controller, delete, get, patch, post
 from litestar.params import JSONBody, PathParameter
 
-from core.api import Ctx, CurrentMember
+from core.analytics.api import count_cart_add
+from core.api import AnyRequest, Ctx, CurrentMember
 from core.cart import schemas as s
 from core.cart import service
 
@@ -31,10 +32,15 @@ class CartController(Controller):
 
     @post("/lines", opt=MEMBER)
     async def add_line(
-        self, ctx: Ctx, member: CurrentMember, data: JSONBody[s.LineAdd]
+        self, request: AnyRequest, ctx: Ctx, member: CurrentMember, data: JSONBody[s.LineAdd]
     ) -> s.CartOut:
         """Add a SKU (to its line's quantity if it is in the cart already)."""
-        return await service.add_line(ctx, member.id, data)
+        cart = await service.add_line(ctx, member.id, data)
+        product_id = next(
+            (line.product_id for line in cart.lines if line.sku_id == data.sku_id), ""
+        )
+        count_cart_add(request, ctx, product_id, member.id)
+        return cart
 
     @patch("/lines/{line_id:str}", opt=MEMBER)
     async def update_line(

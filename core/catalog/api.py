@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from litestar import Controller, delete, get, patch, post
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
+from core.analytics.api import count_list_view, count_product_view
 from core.api import AnyRequest, Ctx, Cursor, Limit, Tenant, runtime_of
 from core.catalog import products, service, storefront
 from core.catalog import schemas as s
@@ -124,7 +125,7 @@ class StoreCatalogController(Controller):
         keyword: Keyword = None,
     ) -> Page[s.StoreProductCard]:
         async with storefront.read_context(runtime_of(request), tenant) as ctx:
-            return await storefront.list_products(
+            page = await storefront.list_products(
                 ctx,
                 limit=limit,
                 cursor=cursor,
@@ -132,13 +133,17 @@ class StoreCatalogController(Controller):
                 category_id=category_id,
                 keyword=keyword,
             )
+        count_list_view(request, tenant)
+        return page
 
     @get("/products/{product_id:str}")
     async def get_product(
         self, request: AnyRequest, tenant: Tenant, product_id: ProductId
     ) -> s.StoreProduct:
         async with storefront.read_context(runtime_of(request), tenant) as ctx:
-            return await storefront.get_product(ctx, product_id)
+            product = await storefront.get_product(ctx, product_id)
+        count_product_view(request, tenant, product.id)
+        return product
 
     @get("/products/by-barcode/{code:str}")
     async def by_barcode(

@@ -20,7 +20,7 @@ from core.coupons.models import CouponTemplate, MemberCoupon
 from core.coupons.validation import check_template
 from core.db import utcnow
 from core.errors import AppError, Conflict, FieldError, Invalid, NotFound
-from core.members.admin import _has_tag
+from core.members.admin import has_tag
 from core.members.models import Member
 from core.paging import Page, page_of, paged
 
@@ -190,7 +190,7 @@ async def _recipients(ctx: TenantContext, data: s.IssueIn) -> tuple[list[str], l
     tag = (data.tag or "").strip()
     matched = list(
         await ctx.session.scalars(
-            select(Member.id).where(_has_tag(ctx, tag)).order_by(Member.id).limit(s.MAX_ISSUE + 1)
+            select(Member.id).where(has_tag(ctx, tag)).order_by(Member.id).limit(s.MAX_ISSUE + 1)
         )
     )
     if len(matched) > s.MAX_ISSUE:

@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, exists, func, select, type_coerce, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 
+from core.analytics.service import member_rfm
 from core.auth import require_staff
 from core.context import TenantContext
 from core.errors import AppError, Conflict, FieldError, NotFound
@@ -154,7 +155,7 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _has_tag(ctx: TenantContext, tag: str) -> ColumnElement[bool]:
+def has_tag(ctx: TenantContext, tag: str) -> ColumnElement[bool]:
     if ctx.session.get_bind().dialect.name == "postgresql":
         return type_coerce(Member.tags, JSONB).contains([tag])
     each = func.json_each(Member.tags).table_valued("value")
@@ -198,7 +199,7 @@ async def list_members(
             Member.nickname.ilike(pattern, escape="\\") | Member.phone.like(pattern, escape="\\")
         )
     if tag:
-        query = query.where(_has_tag(ctx, tag))
+        query = query.where(has_tag(ctx, tag))
     if level_id:
         query = query.where(Member.level_id == level_id)
     rows = (await ctx.session.scalars(paged(query, Member.id, limit, cursor))).all()
@@ -243,6 +244,7 @@ async def member_detail(ctx: TenantContext, member_id: str) -> s.MemberDetail:
             )
             for o in orders
         ],
+        rfm=await member_rfm(ctx, member.id),
     )
 
 

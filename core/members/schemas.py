@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from core.analytics.schemas import RfmOut
+
 Source = Literal["direct", "share", "scan", "leader"]
 # No control characters in anything a person typed.
 _PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
@@ -195,3 +197,5 @@ class MemberDetail(MemberSummary, kw_only=True):
     source_ref: str
     addresses: list[AddressOut]
     orders: list[OrderBrief]  # the newest 20
+    # RFM scores and segment as of the last computation; None if they have bought nothing
+    rfm: RfmOut | None = None

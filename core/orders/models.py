@@ -31,6 +31,9 @@ class Order(TenantScoped, Base):
         CheckConstraint("refund_held <= paid_amount", name="refund_within_paid"),
         Index("ix_orders_tenant_member", "tenant_id", "member_id"),
         Index("ix_orders_tenant_status_deadline", "tenant_id", "status", "payment_deadline"),
+        # A day's paid and placed orders (analytics rollups), read by time within the tenant.
+        Index("ix_orders_tenant_paid_at", "tenant_id", "paid_at"),
+        Index("ix_orders_tenant_created_at", "tenant_id", "created_at"),
     )
 
     number: Mapped[str] = mapped_column(String(32))

@@ -76,6 +76,7 @@ class Refund(TenantScoped, Base):
         CheckConstraint("amount > 0", name="amount_positive"),
         Index("ix_refunds_tenant_order", "tenant_id", "order_id"),
         Index("ix_refunds_tenant_status_created", "tenant_id", "status", "created_at"),
+        Index("ix_refunds_tenant_succeeded_at", "tenant_id", "succeeded_at"),  # a day's refunds
     )
 
     order_id: Mapped[str] = mapped_column(String(ID_LENGTH))

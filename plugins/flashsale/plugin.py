@@ -10,9 +10,11 @@ orders), ``preheat`` and ``jobs``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from core.analytics.facts import Contribution, OrderFacts, TrafficSource, activity_contributions
 from core.commerce import Adjustment, CartView, CatalogView, Decoration, LineProblem, PricingLine
 from core.context import TenantContext
 from core.hookspecs import hookimpl
@@ -95,3 +97,15 @@ async def order_paid(ctx: TenantContext, order: Order) -> None:
 @hookimpl
 async def refund_succeeded(ctx: TenantContext, refund: Refund, order: Order) -> None:
     await hooks.refund_succeeded(ctx, refund, order)
+
+
+@hookimpl
+def analytics_sources() -> list[TrafficSource]:
+    return [TrafficSource(name=META.name, label="秒杀")]
+
+
+@hookimpl
+async def analytics_contributions(
+    ctx: TenantContext, orders: Sequence[OrderFacts]
+) -> list[Contribution]:
+    return activity_contributions(orders, META.name)

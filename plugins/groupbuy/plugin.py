@@ -9,9 +9,11 @@ and join), ``hooks`` (cart and orders), ``teams`` (the team's life) and ``jobs``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from core.analytics.facts import Contribution, OrderFacts, TrafficSource, activity_contributions
 from core.commerce import Adjustment, CartView, CatalogView, Decoration, LineProblem, PricingLine
 from core.context import TenantContext
 from core.hookspecs import hookimpl
@@ -100,3 +102,15 @@ async def order_cancelled(ctx: TenantContext, order: Order, reason: str) -> None
 @hookimpl
 async def refund_succeeded(ctx: TenantContext, refund: Refund, order: Order) -> None:
     await hooks.refund_succeeded(ctx, refund, order)
+
+
+@hookimpl
+def analytics_sources() -> list[TrafficSource]:
+    return [TrafficSource(name=META.name, label="拼团")]
+
+
+@hookimpl
+async def analytics_contributions(
+    ctx: TenantContext, orders: Sequence[OrderFacts]
+) -> list[Contribution]:
+    return activity_contributions(orders, META.name)

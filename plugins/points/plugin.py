@@ -10,9 +10,11 @@ refunds, members), ``service`` and ``api`` (storefront and merchant), ``jobs`` (
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from core.analytics.facts import Contribution, OrderFacts, TrafficSource, adjustment_contributions
 from core.commerce import Adjustment, CartView, LineProblem, PricingLine
 from core.context import TenantContext
 from core.hookspecs import hookimpl
@@ -111,3 +113,15 @@ async def member_registered(
     ctx: TenantContext, member: Member, source: str, source_ref: str
 ) -> None:
     await hooks.member_registered(ctx, member)
+
+
+@hookimpl
+def analytics_sources() -> list[TrafficSource]:
+    return [TrafficSource(name=META.name, label="积分抵扣")]
+
+
+@hookimpl
+async def analytics_contributions(
+    ctx: TenantContext, orders: Sequence[OrderFacts]
+) -> list[Contribution]:
+    return adjustment_contributions(orders, META.name)

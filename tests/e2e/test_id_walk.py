@@ -66,7 +66,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "pack_size": 1,
     },
 }
-NOT_IDS = {"name"}  # /plugins/{name}: a plugin name, not a row
+NOT_IDS = {"name", "segment", "table"}  # a plugin, an RFM segment, an export: not rows
 MEMBER_OWNED = {"line_id", "address_id", "order_id", "refund_id"}
 
 

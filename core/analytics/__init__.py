@@ -1,0 +1,1 @@
+"""Store analytics: storefront traffic, daily rollups, repurchase, RFM segments."""
