@@ -5,6 +5,9 @@
   coupon's GMV) and, for a "first use" reward, the sharer's reward is granted; then the
   order unlocks its pack (``packs.issue_for_order``).
 - ``order_refunded``: the order's pack is voided (see ``packs``).
+- ``analytics_contributions``: the paid orders that used a claimed coupon, with the amount
+  and discount recorded on the claim, are the share coupon's contribution to the store's
+  analytics.
 - ``member_registered``: a member who arrived through a share (``source="share"``,
   ``source_ref="sharecoupon:<token>"``) is recorded as that sharer's referral, and the
   member's ``source_ref`` becomes the sharer's member id: the token is never kept in clear.
@@ -12,8 +15,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import and_, select
 
+from core.analytics.facts import Contribution, OrderFacts
 from core.context import TenantContext
 from core.coupons.models import MemberCoupon
 from core.db import utcnow
@@ -22,7 +28,7 @@ from core.members.models import Member
 from core.orders.models import Order
 from plugins.sharecoupon import packs, rewards
 from plugins.sharecoupon.models import ShareClaim, ShareReferral
-from plugins.sharecoupon.rules import REF_PREFIX, day_of, get_campaign, pack_of_token
+from plugins.sharecoupon.rules import PLUGIN, REF_PREFIX, day_of, get_campaign, pack_of_token
 
 
 def _discount(order: Order, coupon_id: str) -> int:
@@ -59,6 +65,20 @@ async def _record_use(ctx: TenantContext, order: Order) -> None:
 async def order_paid(ctx: TenantContext, order: Order) -> None:
     await _record_use(ctx, order)
     await packs.issue_for_order(ctx, order)
+
+
+async def contributions(ctx: TenantContext, orders: Sequence[OrderFacts]) -> list[Contribution]:
+    """One query for the batch: the claims these orders used."""
+    used = await ctx.session.execute(
+        select(ShareClaim.order_id, ShareClaim.order_amount, ShareClaim.discount).where(
+            ShareClaim.order_id.in_([o.id for o in orders])
+        )
+    )
+    return [
+        Contribution(source=PLUGIN, order_id=order_id, gmv=amount, benefit=discount)
+        for order_id, amount, discount in used
+        if order_id is not None
+    ]
 
 
 async def order_refunded(ctx: TenantContext, order: Order) -> None:

@@ -10,9 +10,11 @@ lives beside it: ``service`` (merchant), ``packs`` (a pack's life), ``claiming``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from core.analytics.facts import Contribution, OrderFacts, TrafficSource
 from core.context import TenantContext
 from core.hookspecs import hookimpl
 from core.members.models import Member
@@ -63,3 +65,15 @@ async def member_registered(
     ctx: TenantContext, member: Member, source: str, source_ref: str
 ) -> None:
     await hooks.member_registered(ctx, member, source, source_ref)
+
+
+@hookimpl
+def analytics_sources() -> list[TrafficSource]:
+    return [TrafficSource(name=META.name, label="社交立减金")]
+
+
+@hookimpl
+async def analytics_contributions(
+    ctx: TenantContext, orders: Sequence[OrderFacts]
+) -> list[Contribution]:
+    return await hooks.contributions(ctx, orders)
