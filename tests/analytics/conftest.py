@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from storeplug.testing import LiveServer, onboard
 from tests.analytics.support import Fixture, seed
-from tests.conftest import LiveServer
-from tests.helpers import onboard
 
 
 @pytest.fixture(scope="module")

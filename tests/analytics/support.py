@@ -18,8 +18,8 @@ from core.catalog.models import Sku
 from core.orders.models import Order, OrderLine
 from core.payments.models import Payment, Refund
 from core.runtime import Runtime
+from storeplug.testing import Merchant, make_member
 from tests.commerce.orders_support import make_sku
-from tests.helpers import Merchant, make_member
 
 CST = timezone(timedelta(hours=8))
 FIRST = date(2025, 9, 1)

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from core.analytics.events import EventBuffer, local_day
 from core.analytics.models import TrafficCount, VisitorDay
 from core.runtime import Runtime
+from storeplug.testing import Merchant
 from tests.commerce.orders_support import make_sku, new_shop
 from tests.commerce.refunds_support import paid_order
-from tests.helpers import Merchant
 
 
 async def traffic(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 
 from core.runtime import Runtime
-from tests.fakes.wechat import FakeWeChat
+from storeplug.testing import FakeWeChat
 from tests.sharecoupon.support import (
     COUPON_OFF,
     PRICE,

@@ -21,9 +21,9 @@ from core.analytics.models import DayRollup, MemberRfm
 from core.context import TenantContext
 from core.hookspecs import hookimpl
 from core.runtime import Runtime
+from storeplug.testing import Merchant, eventually, make_member, onboard, problem, staff_auth
 from tests.analytics.support import add_refund, at, insert_order
 from tests.commerce.orders_support import make_sku
-from tests.helpers import Merchant, eventually, make_member, onboard, problem, staff_auth
 
 
 async def stored_day(rt: Runtime, merchant: Merchant, day: Any) -> DayRollup | None:
