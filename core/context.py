@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,11 @@ class Principal:
     id: str
     role: str = ""
     tenant_id: str | None = None
+    # Staff only: the name to show, the chosen UI language ("" for the browser's) and the
+    # session row the token belongs to (a password change ends the others).
+    name: str = ""
+    locale: str = ""
+    session_id: str = ""
 
 
 class AfterCommitJobs:
@@ -88,6 +94,19 @@ class TenantContext:
         """Run ``callback`` once this context's transaction has committed (enqueue a job,
         invalidate a cache); it is dropped if the transaction rolls back."""
         self._after_commit.append(callback)
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """Undo what the block wrote, and the after-commit work it queued, if it raises; the
+        rest of the transaction goes on. For a handler that catches a service's error to show
+        it (a console form) instead of letting it roll the whole request back."""
+        mark = len(self._after_commit)
+        try:
+            async with self.session.begin_nested():
+                yield
+        except BaseException:
+            del self._after_commit[mark:]
+            raise
 
     @property
     def tenant_id(self) -> str:

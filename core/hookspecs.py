@@ -28,7 +28,8 @@ if TYPE_CHECKING:
         MemberView,
         PricingLine,
     )
-    from core.context import TenantContext
+    from core.console.schemas import NavItem
+    from core.context import TenantContext, TenantInfo
     from core.jobs import CronSpec, JobSpec
     from core.members.models import Member
     from core.orders.models import Order
@@ -81,6 +82,16 @@ def register_payment_providers() -> list[PaymentProvider]:
     """Payment providers this plugin adds (``core.payments.providers.PaymentProvider``). The
     core registers ``sandbox`` and ``wechatpay`` this way; a plugin could add Alipay. Called
     once at start-up; two providers of the same name stop the start-up."""
+
+
+@hookspec
+def console_nav(tenant: TenantInfo) -> list[NavItem]:
+    """Entries this plugin adds to the merchant console's navigation
+    (``core.console.schemas.NavItem``: label msgid, path under ``/console/{tenant}/``, lowest
+    role, section, order). Called on the tenant's hooks for every console page, so a
+    disabled plugin's entries are not shown; sync and pure. The pages themselves come from
+    ``register_routes("console")``. The core's and the vendor side's entries come this way
+    too."""
 
 
 # ---- catalog ---------------------------------------------------------------------------

@@ -38,6 +38,7 @@ CORE_MODULES: tuple[str, ...] = (
     "core.payments.hooks",
     "core.coupons.defaults",
     "core.analytics.defaults",
+    "core.console.defaults",
 )
 
 
@@ -191,12 +192,16 @@ def _register(pm: pluggy.PluginManager, module: ModuleType | object, name: str) 
         pm.register(module, name=name)
 
 
-def build_registry(plugin_modules: Iterable[str] = ()) -> PluginRegistry:
-    """The plugin manager with the core's modules, ``plugin_modules`` (feature plugins by
-    module name) and every ``storeplug.plugins`` entry point."""
+def build_registry(
+    plugin_modules: Iterable[str] = (), always_on: Iterable[str] = ()
+) -> PluginRegistry:
+    """The plugin manager with the core's modules, ``always_on`` (hookimpl modules of the
+    layers above core, handed in by the composition root), ``plugin_modules`` (feature
+    plugins by module name) and every ``storeplug.plugins`` entry point."""
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
-    for module_name in CORE_MODULES:
+    always = (*CORE_MODULES, *always_on)
+    for module_name in always:
         _register(pm, importlib.import_module(module_name), module_name)
     for module_name in plugin_modules:
         module = importlib.import_module(module_name)
@@ -211,7 +216,7 @@ def build_registry(plugin_modules: Iterable[str] = ()) -> PluginRegistry:
             if meta.name != name:
                 raise RuntimeError(f"plugin registered as {name!r} declares name {meta.name!r}")
             metas[name] = meta
-        elif not name.startswith("core."):
+        elif name not in always:
             raise RuntimeError(f"plugin {name!r} has no META = PluginMeta(...)")
     _check_requires(metas)
     return PluginRegistry(pm, metas)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, cast
 
 from litestar import Litestar, Router, get
-from litestar.datastructures import State
+from litestar.datastructures import CacheControlHeader, State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
 
 from core.analytics import api as analytics_api
+from core.analytics import console as analytics_console
 from core.api import (
     MERCHANT_DEPENDENCIES,
     STORE_DEPENDENCIES,
@@ -23,6 +26,15 @@ from core.api import (
 )
 from core.cart import api as cart_api
 from core.catalog import api as catalog_api
+from core.console.render import (
+    STATIC_DIR,
+    STATIC_PREFIX,
+    ConsoleTemplates,
+    core_template_dirs,
+    plugin_dirs,
+)
+from core.console.security import security_headers
+from core.console.web import CONSOLE_EXCEPTION_HANDLERS, console_guard, theme
 from core.coupons import api as coupons_api
 from core.errors import EXCEPTION_HANDLERS, problem_response
 from core.inventory import api as inventory_api
@@ -36,6 +48,7 @@ from core.settings import Settings
 from core.store import api as store_api
 from storeplug.runtime import build_runtime
 from tenants import api as tenants_api
+from tenants import console as tenants_console
 
 DOMAINS = (
     tenants_api,
@@ -51,6 +64,10 @@ DOMAINS = (
     analytics_api,
 )
 
+# Console pages of the core and the vendor side (each module's ``CONSOLE_ROUTES``).
+CONSOLE_DOMAINS = (tenants_console, analytics_console)
+ROOT = Path(__file__).resolve().parent.parent
+
 VERSION = "0.1.0"
 SURFACES: dict[str, tuple[str, dict[str, Any]]] = {
     "store": ("/store/{tenant_slug:str}/v1", STORE_DEPENDENCIES),
@@ -60,8 +77,13 @@ SURFACES: dict[str, tuple[str, dict[str, Any]]] = {
 CORE_ROUTES: dict[str, list[Any]] = {
     "store": [handler for domain in DOMAINS for handler in domain.STORE_ROUTES],
     "merchant": [handler for domain in DOMAINS for handler in domain.MERCHANT_ROUTES],
-    "console": [],
+    "console": [
+        theme,
+        *(handler for domain in CONSOLE_DOMAINS for handler in domain.CONSOLE_ROUTES),
+    ],
 }
+# What a console router has beyond the surface's dependencies and guard: HTML error pages.
+CONSOLE_ROUTER: dict[str, Any] = {"exception_handlers": CONSOLE_EXCEPTION_HANDLERS}
 
 
 @get("/healthz", tags=["ops"])
@@ -92,7 +114,8 @@ def _surface_routers(runtime: Runtime) -> list[Router]:
     routers = []
     hook = runtime.plugins.pm.hook.register_routes
     for surface, (prefix, dependencies) in SURFACES.items():
-        guards = SURFACE_GUARDS.get(surface, [])
+        guards = [console_guard] if surface == "console" else SURFACE_GUARDS.get(surface, [])
+        extra = CONSOLE_ROUTER if surface == "console" else {}
         if CORE_ROUTES[surface]:
             routers.append(
                 Router(
@@ -100,6 +123,7 @@ def _surface_routers(runtime: Runtime) -> list[Router]:
                     route_handlers=CORE_ROUTES[surface],
                     dependencies=dependencies,
                     guards=guards,
+                    **extra,
                 )
             )
         for impl in hook.get_hookimpls():
@@ -113,9 +137,26 @@ def _surface_routers(runtime: Runtime) -> list[Router]:
                     route_handlers=handlers,
                     dependencies=dependencies,
                     guards=[*guards, plugin_guard(impl.plugin_name)] if feature else guards,
+                    **extra,
                 )
             )
     return routers
+
+
+def build_console(runtime: Runtime) -> ConsoleTemplates:
+    """Every owner's templates and catalogs: the core's domains, the vendor side's, and
+    each installed feature plugin's (``templates/`` and ``locale/`` beside its module)."""
+    templates = {
+        **core_template_dirs(),
+        "tenants": ROOT / "tenants" / "templates",
+        **plugin_dirs(runtime.plugins, "templates"),
+    }
+    locales = [
+        ROOT / "core" / "locale",
+        ROOT / "tenants" / "locale",
+        *plugin_dirs(runtime.plugins, "locale").values(),
+    ]
+    return ConsoleTemplates(templates, locales)
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> Litestar:
@@ -133,12 +174,20 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Litestar:
     vendor = Router("/vendor/v1", route_handlers=tenants_api.VENDOR_ROUTES, guards=[vendor_guard])
     # Provider notifications: no caller credentials (the provider's signature is checked).
     webhooks = Router("/webhooks/{tenant_slug:str}", route_handlers=payments_api.WEBHOOK_ROUTES)
+    static = create_static_files_router(
+        path=STATIC_PREFIX,
+        directories=[STATIC_DIR],
+        name="console-static",
+        # URLs carry the file's hash (``ConsoleTemplates.static_url``): keep it for a year.
+        cache_control=CacheControlHeader(max_age=365 * 24 * 3600, public=True, immutable=True),
+    )
     return Litestar(
-        route_handlers=[healthz, readyz, vendor, webhooks, *_surface_routers(runtime)],
+        route_handlers=[healthz, readyz, vendor, webhooks, static, *_surface_routers(runtime)],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware],
+        before_send=[security_headers],
         lifespan=[lifespan],
-        state=State({"runtime": runtime}),
+        state=State({"runtime": runtime, "console": build_console(runtime)}),
         openapi_config=OpenAPIConfig(
             title="storeplug",
             version=VERSION,

@@ -178,6 +178,7 @@ storeplug demo — database {settings.database_url}
   Vendor API      {base}/vendor/v1/tenants
   Vendor token    {settings.vendor_token}
   Storefront API  {base}/store/{DEMO_SLUG}/v1/store
+  Console         {base}/console/{DEMO_SLUG}/  (sign in with the merchant login)
   Merchant API    {base}/merchant/{DEMO_SLUG}/v1/auth/login
   Merchant login  username: owner   password: {password}
   Buyer token     {member_token}

@@ -20,8 +20,12 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
 )
 
 
+# Always-on hookimpls of the vendor side (its console pages' navigation).
+TENANT_MODULES: tuple[str, ...] = ("tenants.defaults",)
+
+
 def build_plugins(settings: Settings) -> PluginRegistry:
-    return build_registry((*BUILTIN_PLUGINS, *settings.plugin_modules))
+    return build_registry((*BUILTIN_PLUGINS, *settings.plugin_modules), TENANT_MODULES)
 
 
 def build_runtime(settings: Settings, plugins: PluginRegistry | None = None) -> Runtime:

@@ -22,6 +22,8 @@ class StaffUser(TenantScoped, Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
     must_change_password: Mapped[bool] = mapped_column(default=True)
+    # The console's language for this person ("zh_CN", "en"); "" follows the browser.
+    locale: Mapped[str] = mapped_column(String(16), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -93,6 +93,7 @@ class StaffOut(msgspec.Struct, kw_only=True):
     role: str
     active: bool
     must_change_password: bool
+    locale: str = ""  # the console language chosen; "" follows the browser
 
 
 class LoginOut(msgspec.Struct, kw_only=True):
@@ -104,6 +105,10 @@ class LoginOut(msgspec.Struct, kw_only=True):
 class PasswordChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     current_password: Annotated[str, msgspec.Meta(max_length=200)]
     new_password: Password
+
+
+class LocaleIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    locale: Literal["", "zh_CN", "en"] = ""  # "" follows the browser
 
 
 class StaffCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

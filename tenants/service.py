@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.auth import (
@@ -184,6 +184,7 @@ def staff_out(staff: StaffUser) -> s.StaffOut:
         role=staff.role,
         active=staff.active,
         must_change_password=staff.must_change_password,
+        locale=staff.locale,
     )
 
 
@@ -229,7 +230,13 @@ async def authenticate(ctx: TenantContext, token: str) -> Principal:
             sess, staff = row
             if sess.revoked_at is None and sess.expires_at > utcnow() and staff.active:
                 return Principal(
-                    kind="staff", id=staff.id, role=staff.role, tenant_id=ctx.tenant_id
+                    kind="staff",
+                    id=staff.id,
+                    role=staff.role,
+                    tenant_id=ctx.tenant_id,
+                    name=staff.display_name or staff.username,
+                    locale=staff.locale,
+                    session_id=sess.id,
                 )
     elif token.startswith(API_KEY_PREFIX + "_"):
         key = await ctx.session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
@@ -256,11 +263,30 @@ async def logout(ctx: TenantContext, token: str) -> None:
 
 
 async def change_password(ctx: TenantContext, data: s.PasswordChange) -> s.StaffOut:
+    """A new password ends every other session of this person (browser and API alike); the
+    one that changed it stays signed in."""
     staff = await current_staff(ctx)
     if not verify_password(staff.password_hash, data.current_password):
         raise Unauthorized("current password is wrong", code="auth.invalid_credentials")
     staff.password_hash = hash_password(data.new_password)
     staff.must_change_password = False
+    assert ctx.principal is not None  # current_staff() checked it
+    await ctx.session.execute(
+        update(StaffSession)
+        .where(
+            StaffSession.staff_id == staff.id,
+            StaffSession.id != ctx.principal.session_id,
+            StaffSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+    )
+    return staff_out(staff)
+
+
+async def set_locale(ctx: TenantContext, locale: str) -> s.StaffOut:
+    """The signed-in person's console language ("" follows the browser)."""
+    staff = await current_staff(ctx)
+    staff.locale = locale
     return staff_out(staff)
 
 

@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, get, post
+from litestar import Request, Response, get, post
 from litestar.params import JSONBody
 from sqlalchemy import func, select
 
 from core.api import Caller, Ctx, Tenant, runtime_of
+from core.auth import require_staff
 from core.commerce import (
     Adjustment,
     Benefit,
@@ -23,7 +24,10 @@ from core.commerce import (
     MemberView,
     PricingLine,
 )
-from core.context import TenantContext
+from core.console.i18n import N_
+from core.console.schemas import NavItem
+from core.console.web import page
+from core.context import TenantContext, TenantInfo
 from core.hookspecs import hookimpl
 from core.idempotency import HEADER, run_idempotent
 from core.jobs import JobSpec
@@ -102,9 +106,26 @@ async def record(ctx: Any, tenant_id: str, note: str) -> None:
     EVENTS.append(("job", tenant_id, note))
 
 
+@get("/echo", include_in_schema=False)
+async def echo_page(request: Request[Any, Any, Any], tenant: Tenant, ctx: Ctx) -> Response[str]:
+    """The plugin's console page: the same role check as its API, then a template of its own
+    (``templates/page.html`` beside this module, named ``echo/page.html``)."""
+    require_staff(ctx, "clerk")
+    settings = msgspec.convert(tenant.plugin_configs.get("echo", {}), EchoSettings)
+    total = await ctx.session.scalar(select(func.count()).select_from(EchoCharge))
+    return page(request, "echo/page.html", greeting=settings.greeting, charges=total or 0)
+
+
 @hookimpl
 def register_routes(surface: str) -> list[Any]:
-    return {"store": [hello], "merchant": [charge, count_charges]}.get(surface, [])
+    return {"store": [hello], "merchant": [charge, count_charges], "console": [echo_page]}.get(
+        surface, []
+    )
+
+
+@hookimpl
+def console_nav(tenant: TenantInfo) -> list[NavItem]:
+    return [NavItem(label=N_("Echo"), path="echo", role="clerk", section="marketing")]
 
 
 @hookimpl

@@ -1,0 +1,89 @@
+"""A browser-like HTTP client for the console: its own cookie jar, the CSRF token of the
+last page it loaded, and signing in through the real sign-in form."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+
+from storeplug.testing import Merchant
+
+_CSRF = re.compile(r'name="_csrf" value="([0-9a-f]+)"')
+
+
+def csrf_in(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "no CSRF field in the page"
+    return match.group(1)
+
+
+class ConsoleClient:
+    def __init__(self, http: httpx.AsyncClient, slug: str) -> None:
+        self.http = http
+        self.slug = slug
+        self.base = f"/console/{slug}"
+        self.csrf = ""
+
+    async def get(self, path: str = "", **kwargs: Any) -> httpx.Response:
+        response = await self.http.get(f"{self.base}/{path.lstrip('/')}", **kwargs)
+        if "_csrf" in response.text:
+            self.csrf = csrf_in(response.text)
+        return response
+
+    async def post(
+        self, path: str, data: dict[str, Any] | None = None, csrf: bool = True, **kwargs: Any
+    ) -> httpx.Response:
+        form = dict(data or {})
+        if csrf:
+            form["_csrf"] = self.csrf
+        response = await self.http.post(f"{self.base}/{path.lstrip('/')}", data=form, **kwargs)
+        if "_csrf" in response.text:
+            self.csrf = csrf_in(response.text)
+        return response
+
+    async def sign_in(self, username: str, password: str) -> httpx.Response:
+        await self.get("login")
+        return await self.post("login", {"username": username, "password": password})
+
+
+@asynccontextmanager
+async def console_client(
+    base_url: str, slug: str, language: str = "zh-CN,zh;q=0.9"
+) -> AsyncIterator[ConsoleClient]:
+    async with httpx.AsyncClient(
+        base_url=base_url, timeout=30, headers={"Accept-Language": language}
+    ) as http:
+        yield ConsoleClient(http, slug)
+
+
+@asynccontextmanager
+async def signed_in(
+    base_url: str,
+    merchant: Merchant,
+    username: str = "owner",
+    password: str | None = None,
+    language: str = "zh-CN,zh;q=0.9",
+) -> AsyncIterator[ConsoleClient]:
+    """A console client signed in as ``username`` (the owner by default)."""
+    async with console_client(base_url, merchant.slug, language) as console:
+        response = await console.sign_in(username, password or merchant.password)
+        assert response.status_code == 303, response.text
+        await console.get("")
+        yield console
+
+
+async def staff_login(client: httpx.AsyncClient, merchant: Merchant, role: str) -> tuple[str, str]:
+    """A new staff member of ``role``: (username, initial password)."""
+    username = f"{role}-{secrets.token_hex(3)}"
+    made = await client.post(
+        f"{merchant.merchant}/staff/",
+        headers=merchant.auth,
+        json={"username": username, "role": role},
+    )
+    assert made.status_code == 201, made.text
+    return username, str(made.json()["initial_password"])
