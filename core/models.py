@@ -29,6 +29,7 @@ class IdempotencyKey(TenantOwned, Base):
 
 # Every core table, so alembic and the metadata tests see them all by importing this module.
 from core.analytics import models as _analytics  # noqa: E402,F401
+from core.campaigns import models as _campaigns  # noqa: E402,F401
 from core.cart import models as _cart  # noqa: E402,F401
 from core.catalog import models as _catalog  # noqa: E402,F401
 from core.coupons import models as _coupons  # noqa: E402,F401

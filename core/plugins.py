@@ -39,6 +39,7 @@ CORE_MODULES: tuple[str, ...] = (
     "core.coupons.defaults",
     "core.analytics.defaults",
     "core.console.defaults",
+    "core.campaigns.defaults",
 )
 
 

@@ -24,6 +24,7 @@ from core.api import (
     runtime_of,
     vendor_guard,
 )
+from core.campaigns import api as campaigns_api
 from core.cart import api as cart_api
 from core.catalog import api as catalog_api
 from core.console.render import (
@@ -62,6 +63,7 @@ DOMAINS = (
     payments_api,
     refund_api,
     analytics_api,
+    campaigns_api,
 )
 
 # Console pages of the core and the vendor side (each module's ``CONSOLE_ROUTES``).

@@ -116,6 +116,17 @@ async def stock_shop(client: httpx.AsyncClient, rt: Runtime) -> Shop:
         key_id=key.json()["api_key"]["id"],
         template_id=coupon.json()["id"],
     )
+    campaign = await client.post(
+        f"{m}/campaigns/",
+        json={
+            "name": "walk",
+            "template_id": coupon.json()["id"],
+            "audience": {"kind": "tag", "tag": "walk"},
+        },
+        headers=auth,
+    )
+    assert campaign.status_code == 201, campaign.text
+    shop.ids["campaigns.campaign_id"] = campaign.json()["id"]  # beside the share coupon's
     await use_sandbox(client, shop.merchant)
     shop.ids["activity_id"] = await walkable_activity(client, shop.merchant, shop.ids["sku_id"])
     shop.ids["point_id"] = await walkable_point(client, shop.merchant)
@@ -277,6 +288,8 @@ async def test_no_endpoint_reaches_another_tenants_or_members_rows(
     )
     [pack] = [p for p in packs.json()["items"] if p["id"] == a.ids["pack_id"]]
     assert (pack["claimed"], pack["status"], pack["shared"]) == (0, "active", True)
+    targeted = await client.get(f"{m}/campaigns/{a.ids['campaigns.campaign_id']}", headers=auth)
+    assert targeted.json()["status"] == "draft"
     keys = (await client.get(f"{m}/api-keys/", headers=auth)).json()
     assert [k["revoked"] for k in keys] == [False]
     y = b.members["y"]
