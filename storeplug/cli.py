@@ -1,4 +1,4 @@
-"""The ``storeplug`` command: demo, serve, worker, db, tenants, plans, plugins."""
+"""The ``storeplug`` command: demo, serve, worker, db, tenants, plans, plugins (list, new)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from core.errors import AppError
 from core.jobs import SaqQueue
 from core.runtime import Runtime
 from core.settings import Settings, SettingsError, load_settings
+from storeplug import scaffold
 from storeplug.demo import run_demo
 from storeplug.runtime import build_plugins, build_runtime, database_revision, upgrade_database
 from tenants import schemas, service
@@ -76,6 +77,15 @@ def cmd_tenants(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_plugins(settings: Settings, args: argparse.Namespace) -> None:
+    if args.action == "new":
+        if not args.name:
+            raise SettingsError("plugins new needs a NAME, e.g. `storeplug plugins new stamp_card`")
+        try:
+            target = scaffold.new_plugin(args.name, Path(args.into))
+        except scaffold.ScaffoldError as exc:
+            raise SettingsError(str(exc)) from None
+        print(f"wrote {target}; next: pip install -e '{target}[test]' && pytest {target}")
+        return
     registry = build_plugins(settings)
     for name, meta in sorted(registry.metas.items()):
         print(f"{name:20} {meta.version:10} {meta.title} — {meta.description}")
@@ -160,10 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
     tenants.add_argument("--cursor")
     tenants.set_defaults(func=cmd_tenants)
 
-    sub.add_parser("plugins", help="installed feature plugins").add_argument(
-        "action", choices=["list"]
-    )
-    sub.choices["plugins"].set_defaults(func=cmd_plugins)
+    plugins = sub.add_parser("plugins", help="installed feature plugins; a new plugin package")
+    plugins.add_argument("action", choices=["list", "new"])
+    plugins.add_argument("name", nargs="?", help="new: the plugin's name (e.g. stamp_card)")
+    plugins.add_argument("--into", default=".", help="new: the folder to write it in")
+    plugins.set_defaults(func=cmd_plugins)
     return parser
 
 

@@ -7,46 +7,32 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, String
-from sqlalchemy.engine import Connection
-from sqlalchemy.pool import NullPool
 
-from core.db import Base, create_engine
+from core.db import Base
 from core.migrate import alembic_config
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
 from storeplug.runtime import build_plugins
+from storeplug.testing import migration_drift
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _diff(connection: Connection, metadata: MetaData = Base.metadata) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
-    return list(compare_metadata(context, metadata))
 
 
 async def test_database_matches_models(settings: Settings, rt: Runtime) -> None:
     # ``rt`` built the plugin registry, so the plugins' tables are on Base.metadata too.
     assert "echo_charges" in Base.metadata.tables
-    engine = create_engine(settings.owner_database_url, poolclass=NullPool)
-    try:
-        async with engine.connect() as conn:
-            differences = await conn.run_sync(_diff)
-            # The comparison really looks: against no models every table is extra, and a
-            # changed column type is seen (compare_type is on).
-            removed = await conn.run_sync(_diff, MetaData())
-            altered = MetaData()
-            for table in Base.metadata.tables.values():
-                table.to_metadata(altered)
-            altered.tables["plans"].c.name.type = String(101)
-            modified = await conn.run_sync(_diff, altered)
-    finally:
-        await engine.dispose()
+    differences = await migration_drift(settings)
+    # The comparison really looks: against no models every table is extra, and a changed
+    # column type is seen (compare_type is on).
+    removed = await migration_drift(settings, MetaData())
+    altered = MetaData()
+    for table in Base.metadata.tables.values():
+        table.to_metadata(altered)
+    altered.tables["plans"].c.name.type = String(101)
+    modified = await migration_drift(settings, altered)
     # No narrowing was needed: alembic compares UtcDateTime by its impl (DateTime with time
     # zone) and the JSON/JSONB variant by the dialect's type, so both backends come out clean.
     assert differences == [], "migrations and models disagree; autogenerate a revision"

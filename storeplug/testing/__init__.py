@@ -30,7 +30,8 @@ Redis; see ``storeplug.testing.backends`` for the environment variables):
 
 Helpers: ``onboard``, ``enable``, ``make_member``, ``new_staff``, ``wx_login`` and
 ``connect_store`` set things up over the real API; ``problem`` asserts a problem+json answer;
-``eventually`` waits for what a job does elsewhere.
+``eventually`` waits for what a job does elsewhere; ``migration_drift`` compares the migrated
+database with the models.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from storeplug.testing.helpers import (  # noqa: E402
     ensure_plan,
     eventually,
     make_member,
+    migration_drift,
     new_staff,
     onboard,
     problem,
@@ -89,6 +91,7 @@ __all__ = [
     "eventually",
     "free_port",
     "make_member",
+    "migration_drift",
     "new_staff",
     "onboard",
     "problem",

@@ -10,10 +10,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import MetaData
+from sqlalchemy.engine import Connection
+from sqlalchemy.pool import NullPool
 
+from core.db import Base, create_engine
 from core.members.models import Member
 from core.members.tokens import issue_access_token
 from core.runtime import Runtime
+from core.settings import Settings
 from storeplug.testing.backends import VENDOR_TOKEN
 
 VENDOR = {"Authorization": f"Bearer {VENDOR_TOKEN}"}
@@ -177,3 +184,21 @@ async def new_staff(client: httpx.AsyncClient, merchant: Merchant, role: str = "
 async def staff_auth(client: httpx.AsyncClient, merchant: Merchant, role: str) -> dict[str, str]:
     """The Authorization header of a new, signed-in staff member of ``role``."""
     return (await new_staff(client, merchant, role)).auth
+
+
+def _compare(connection: Connection, metadata: MetaData) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, metadata))
+
+
+async def migration_drift(settings: Settings, metadata: MetaData = Base.metadata) -> list[Any]:
+    """What alembic's autogenerate would change to make the migrated database match the
+    models: ``[]`` when the migrations (the core's and every plugin's branch) and the models
+    agree. The plugins' models are on ``Base.metadata`` once the app's registry loaded them
+    (take the ``rt`` fixture)."""
+    engine = create_engine(settings.owner_database_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(_compare, metadata)
+    finally:
+        await engine.dispose()
