@@ -13,7 +13,7 @@ from typing import Any
 from litestar import Controller, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from core.api import AnyRequest, Ctx, Cursor, Limit, Tenant, runtime_of
+from core.api import AnyRequest, Ctx, CurrentMember, Cursor, Limit, Tenant, runtime_of
 from core.auth import require_staff
 from core.catalog.storefront import read_context
 from core.context import TenantContext
@@ -76,9 +76,13 @@ class StoreShareCouponController(Controller):
         async with read_context(runtime_of(request), tenant) as ctx:
             return await claiming.share_page(ctx, share_token)
 
+    # ``member``, not ``ctx``: a claim reads a snapshot first, then writes in its own
+    # transaction behind the campaign's admission gate.
     @post("/shares/{share_token:str}/claim", opt=MEMBER)
-    async def claim(self, ctx: Ctx, share_token: ShareToken) -> s.ClaimOut:
-        return await claiming.claim(ctx, share_token, _member_id(ctx))
+    async def claim(
+        self, request: AnyRequest, tenant: Tenant, member: CurrentMember, share_token: ShareToken
+    ) -> s.ClaimOut:
+        return await claiming.claim_as(runtime_of(request), tenant, member, share_token)
 
 
 class MerchantShareCouponController(Controller):

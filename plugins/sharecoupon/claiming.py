@@ -1,21 +1,25 @@
 """A friend claims a coupon from a shared pack.
 
-The checks that need no lock come first (the token, own pack, the pack's and the campaign's
-state, eligibility, an earlier claim), so a tap on an empty pack costs two reads. Then, in
-this order (see ``packs`` for why):
+The checks that need no lock come first, on a read-only snapshot (the token, own pack, the
+pack's and the campaign's state, an earlier claim, the budget, eligibility): a tap on an
+empty pack costs a few reads and never a write transaction. The others pass an in-process
+admission gate per campaign (``core.admission``: a few at a time per process wait on the
+database, the rest in memory rather than on a pooled connection or a row lock), then check
+everything again in their transaction and write, in this order (see ``packs`` for why):
 
-1. ``UPDATE sharecoupon_campaigns SET claims = claims + 1 WHERE … claims < max_claims``:
-   the campaign's claims budget (``sharecoupon.over_budget``);
-2. ``UPDATE sharecoupon_packs SET claimed = claimed + 1 WHERE … claimed < size AND
+1. ``UPDATE sharecoupon_packs SET claimed = claimed + 1 WHERE … claimed < size AND
    status = 'active' AND expires_at > now``: of twenty friends racing for the last two
    coupons the database lets two through (``sharecoupon.pack_empty`` for the others);
-3. the claim row: the unique keys ``(pack, member)`` and, when the campaign allows one per
+2. ``UPDATE sharecoupon_campaigns SET claims = claims + 1 WHERE … claims < max_claims``:
+   the campaign's claims budget (``sharecoupon.over_budget``);
+3. the coupon, issued by the core coupons engine (``source="sharecoupon"``);
+4. the claim row: the unique keys ``(pack, member)`` and, when the campaign allows one per
    member, ``(campaign, once_key)`` settle a member's two taps at once;
-4. the coupon, issued by the core coupons engine (``source="sharecoupon"``);
 5. the sharer's reward, when this claim is the K-th.
 
-Any refusal after step 1 raises and the request's transaction rolls back every step, so the
-pack's count always equals the coupons issued from it.
+Steps 2 and 3 lock rows every claim of the campaign needs (the campaign's, the template's),
+so they come last, after every read. Any refusal raises and the transaction rolls back every
+step, so the pack's count always equals the coupons issued from it.
 """
 
 from __future__ import annotations
@@ -25,17 +29,21 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from core.context import TenantContext
+from core.admission import gate
+from core.catalog.storefront import read_context
+from core.context import Principal, TenantContext, TenantInfo
 from core.coupons import service as coupons
 from core.coupons.models import CouponTemplate
 from core.db import utcnow
 from core.errors import AppError
 from core.members.models import Member
 from core.orders.models import Order
+from core.runtime import Runtime
 from plugins.sharecoupon import errors, rewards
 from plugins.sharecoupon import schemas as s
 from plugins.sharecoupon.models import ShareCampaign, ShareClaim, SharePack, ShareReferral
 from plugins.sharecoupon.rules import (
+    PLUGIN,
     SOURCE,
     day_of,
     get_campaign,
@@ -45,6 +53,9 @@ from plugins.sharecoupon.rules import (
 )
 from plugins.sharecoupon.service import pack_status
 
+# Claims of one campaign writing at a time per process: they queue on the campaign's and the
+# template's rows anyway, so more would only hold pooled connections while they wait.
+ADMISSION = 4
 # The coupons engine's refusals that mean "nothing left to give" for a claim.
 OUT_OF_COUPONS = frozenset({"coupon.sold_out", "coupon.not_claimable", "coupon.not_found"})
 
@@ -180,13 +191,36 @@ async def _take_coupon(ctx: TenantContext, pack: SharePack, now: datetime) -> in
     return int(claimed)
 
 
+async def claim_as(rt: Runtime, tenant: TenantInfo, member: Principal, token: str) -> s.ClaimOut:
+    """``POST /shares/{token}/claim``: the refusals from a snapshot, then the claim behind
+    the campaign's admission gate in a transaction of its own."""
+    async with read_context(rt, tenant) as snapshot:
+        pack = await pack_of_token(snapshot, token)
+        campaign = await get_campaign(snapshot, pack.campaign_id)
+        await _check(snapshot, pack, campaign, member.id, utcnow())
+        campaign_id = campaign.id
+    async with (
+        gate((PLUGIN, tenant.id, campaign_id), ADMISSION),
+        rt.tenant_context(tenant, member) as ctx,
+    ):
+        return await claim(ctx, token, member.id)
+
+
 async def claim(ctx: TenantContext, token: str, member_id: str) -> s.ClaimOut:
+    """Claim in ``ctx``'s transaction: every check again and the reads, then the writes,
+    the campaign-wide rows last so that their locks are held the shortest time."""
     pack = await pack_of_token(ctx, token)
     campaign = await get_campaign(ctx, pack.campaign_id)
     now = utcnow()
     await _check(ctx, pack, campaign, member_id, now)
-    await _count_claim(ctx, campaign, now)
+    referred = await ctx.session.scalar(
+        select(ShareReferral.id).where(
+            ShareReferral.member_id == member_id, ShareReferral.pack_id == pack.id
+        )
+    )
+    brief = await coupon_brief(ctx, campaign.template_id)
     claimed = await _take_coupon(ctx, pack, now)
+    await _count_claim(ctx, campaign, now)
     valid_for = timedelta(days=campaign.coupon_valid_days) if campaign.coupon_valid_days else None
     try:
         coupon = await coupons.issue(
@@ -201,13 +235,8 @@ async def claim(ctx: TenantContext, token: str, member_id: str) -> s.ClaimOut:
         if exc.code in OUT_OF_COUPONS:
             raise errors.over_budget() from exc
         raise
-    referred = await ctx.session.scalar(
-        select(ShareReferral.id).where(
-            ShareReferral.member_id == member_id, ShareReferral.pack_id == pack.id
-        )
-    )
     try:
-        async with ctx.session.begin_nested():
+        async with ctx.session.begin_nested():  # a failed flush must not end the transaction
             ctx.session.add(
                 ShareClaim(
                     pack_id=pack.id,
@@ -221,7 +250,8 @@ async def claim(ctx: TenantContext, token: str, member_id: str) -> s.ClaimOut:
                 )
             )
     except IntegrityError:
-        # A second tap of the same member that passed the checks at the same moment.
+        # A second tap of the same member that passed the checks at the same moment; the
+        # request's transaction rolls back with this error, the pack's count included.
         raise errors.already_claimed(campaign.one_per_campaign) from None
     if (
         campaign.reward_when == "claims"
@@ -231,7 +261,7 @@ async def claim(ctx: TenantContext, token: str, member_id: str) -> s.ClaimOut:
         await rewards.grant(ctx, campaign, pack.id)
     return s.ClaimOut(
         coupon_id=coupon.id,
-        coupon=await coupon_brief(ctx, campaign.template_id),
+        coupon=brief,
         valid_until=coupon.valid_until,
         left=pack.size - claimed,
     )

@@ -7,10 +7,10 @@ shared with a token, withdrawn when its order is refunded in full.
 - **Budget.** Taking a pack is one conditional UPDATE of the campaign's ``packs_issued``
   (``WHERE packs_issued < max_packs``): with a budget of 3 packs, the 4th qualifying order
   gets none, however many are paid at once.
-- **Lock order.** The campaign's row, then the pack's, then the coupon template's (in the
-  claim, through the coupons engine): ``order_paid`` runs first among the hooks
-  (``tryfirst``), before the engine marks the order's coupon used, so a payment and a claim
-  take the rows in the same order and never deadlock.
+- **Lock order.** A claim takes the pack's row, then the campaign's, then the coupon
+  template's (through the coupons engine); a payment takes the campaign's (a new pack), then
+  the template's: ``order_paid`` runs first among the hooks (``tryfirst``), before the
+  engine marks the order's coupon used. The same order everywhere: no deadlock.
 - **Refunds.** A whole-order refund voids the order's pack: the coupons not yet claimed are
   never issued, and a reward not yet granted is cancelled. Coupons already claimed stay
   with the friends who claimed them (they did nothing wrong, and taking back a coupon a
