@@ -107,6 +107,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
+        # A worker that takes longer than uvicorn's 5 s to answer its supervisor's ping (its
+        # imports on a busy host) is killed and restarted, over and over: give it 30 s.
+        timeout_worker_healthcheck=30,
         loop="uvloop",
         http="httptools",
         log_level=settings.log_level.lower(),
