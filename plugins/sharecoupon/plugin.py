@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from core.analytics.facts import Contribution, OrderFacts, TrafficSource
-from core.context import TenantContext
+from core.console.schemas import NavItem
+from core.context import TenantContext, TenantInfo
 from core.hookspecs import hookimpl
 from core.members.models import Member
 from core.orders.models import Order
 from core.plugins import PluginMeta
-from plugins.sharecoupon import api, hooks
+from plugins.sharecoupon import api, console, hooks
 from plugins.sharecoupon.models import (
     ShareCampaign,
     ShareClaim,
@@ -45,7 +46,17 @@ META = PluginMeta(
 
 @hookimpl
 def register_routes(surface: str) -> list[Any]:
-    return {"store": api.STORE_ROUTES, "merchant": api.MERCHANT_ROUTES}.get(surface, [])
+    routes = {
+        "store": api.STORE_ROUTES,
+        "merchant": api.MERCHANT_ROUTES,
+        "console": console.CONSOLE_ROUTES,
+    }
+    return routes.get(surface, [])
+
+
+@hookimpl
+def console_nav(tenant: TenantInfo) -> list[NavItem]:
+    return console.nav(tenant)
 
 
 # tryfirst: the campaign's row is taken before the coupons engine's hook takes the template's

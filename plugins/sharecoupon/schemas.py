@@ -242,3 +242,34 @@ class StoreCampaign(msgspec.Struct, kw_only=True):
     coupon: CouponBrief
     pack_size: int
     ends_at: datetime | None
+
+
+# ---- console -------------------------------------------------------------------------------
+
+# An end date as the console's form gives it: the campaign ends at its start (China time).
+Day = Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+
+
+class CampaignForm(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """The console's campaign form: ``CampaignIn`` flat, one input per field."""
+
+    title: Title
+    template_id: Id
+    pack_size: Annotated[int, msgspec.Meta(ge=1, le=100)] = 5
+    trigger: Trigger = "order"
+    min_order_amount: Fen = 0
+    product_ids: Ids = []
+    category_ids: Ids = []
+    claimers: Claimers = "anyone"
+    dormant_days: Annotated[int, msgspec.Meta(ge=0, le=3650)] = 0
+    one_per_campaign: bool = False
+    pack_valid_hours: Annotated[int, msgspec.Meta(ge=1, le=720)] = 24
+    coupon_valid_days: Annotated[int, msgspec.Meta(ge=1, le=365)] | None = None
+    max_packs: Budget | None = None
+    max_claims: Budget | None = None
+    reward_kind: Literal["none", "coupon", "points"] = "none"
+    reward_when: Literal["claims", "first_use"] = "claims"
+    reward_claims: Annotated[int, msgspec.Meta(ge=1, le=100)] = 1
+    reward_template_id: Id | None = None
+    reward_points: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 0
+    ends_on: Day | None = None

@@ -31,6 +31,7 @@ OWNERS = {
     "core": ROOT / "core" / "locale",
     "tenants": ROOT / "tenants" / "locale",
     "tests/plugins/echo": ROOT / "tests" / "plugins" / "echo" / "locale",
+    "plugins/sharecoupon": ROOT / "plugins" / "sharecoupon" / "locale",
 }
 
 
