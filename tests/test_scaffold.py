@@ -61,15 +61,19 @@ def test_the_package_declares_its_entry_point_and_storeplug_range(tmp_path: Path
     assert f'test = ["{testing}"]' in pyproject
     assert sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()) == [
         "README.md",
+        "babel.cfg",
         "pyproject.toml",
         "storeplug_stamp_card/__init__.py",
         "storeplug_stamp_card/api.py",
+        "storeplug_stamp_card/console.py",
         "storeplug_stamp_card/jobs.py",
+        "storeplug_stamp_card/locale/zh_CN/LC_MESSAGES/messages.po",
         "storeplug_stamp_card/migrations/versions/stamp_card_0001.py",
         "storeplug_stamp_card/models.py",
         "storeplug_stamp_card/plugin.py",
         "storeplug_stamp_card/schemas.py",
         "storeplug_stamp_card/service.py",
+        "storeplug_stamp_card/templates/page.html",
         "tests/conftest.py",
         "tests/test_stamp_card.py",
     ]

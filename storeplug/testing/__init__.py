@@ -23,6 +23,7 @@ Redis; see ``storeplug.testing.backends`` for the environment variables):
 - ``backend``: ``"sqlite"`` or ``"postgres"``; ``settings``: the app's settings;
 - ``merchant``: a new tenant on a plan with the ``storeplug_plugins`` enabled, owner signed in;
 - ``member``: a member of that store with a real token; ``staff``: a clerk, signed in;
+- ``owner_console``: that store's merchant console, signed in as the owner (cookies, CSRF);
 - ``worker``: a job worker for the test (on Redis the server only enqueues);
 - ``fake_wechat``, ``fake_wechatpay``: fake WeChat and WeChat Pay servers (real HTTP, real
   protocol, real crypto) that the app talks to;
@@ -39,7 +40,9 @@ from __future__ import annotations
 import pytest
 
 # Assertions in the helpers get pytest's detailed failure messages.
-pytest.register_assert_rewrite("storeplug.testing.helpers", "storeplug.testing.fixtures")
+pytest.register_assert_rewrite(
+    "storeplug.testing.console", "storeplug.testing.helpers", "storeplug.testing.fixtures"
+)
 
 from storeplug.testing.backends import (  # noqa: E402
     IN_CI,
@@ -48,6 +51,7 @@ from storeplug.testing.backends import (  # noqa: E402
     base_settings,
     free_port,
 )
+from storeplug.testing.console import ConsoleClient, signed_in  # noqa: E402
 from storeplug.testing.fakes.wechat import FakeApp, FakeWeChat, connect_store, wx_login  # noqa: E402
 from storeplug.testing.fakes.wechatpay import FakeMerchant, FakeWeChatPay  # noqa: E402
 from storeplug.testing.fixtures import LiveServer  # noqa: E402
@@ -76,6 +80,7 @@ __all__ = [
     "SECRET",
     "VENDOR",
     "VENDOR_TOKEN",
+    "ConsoleClient",
     "FakeApp",
     "FakeMerchant",
     "FakeWeChat",
@@ -96,6 +101,7 @@ __all__ = [
     "onboard",
     "problem",
     "serve",
+    "signed_in",
     "staff_auth",
     "unique_slug",
     "wx_login",

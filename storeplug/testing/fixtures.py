@@ -24,6 +24,7 @@ from core.settings import Settings
 from storeplug.app import create_app
 from storeplug.runtime import build_runtime, upgrade_database
 from storeplug.testing.backends import base_settings, free_port, postgres_settings
+from storeplug.testing.console import ConsoleClient, signed_in
 from storeplug.testing.fakes.wechat import FakeWeChat
 from storeplug.testing.fakes.wechatpay import FakeWeChatPay
 from storeplug.testing.helpers import (
@@ -191,6 +192,14 @@ async def member(rt: Runtime, merchant: Merchant) -> Shopper:
 async def staff(client: httpx.AsyncClient, merchant: Merchant) -> Staff:
     """A clerk of ``merchant``, signed in (``staff.auth``); ``new_staff`` makes others."""
     return await new_staff(client, merchant, "clerk")
+
+
+@test_fixture
+async def owner_console(server: LiveServer, merchant: Merchant) -> AsyncIterator[ConsoleClient]:
+    """``merchant``'s console (``/console/{tenant}``) in a browser-like client signed in as
+    the owner: its own cookies, and the CSRF token of the last page sent with each post."""
+    async with signed_in(server.url, merchant) as console:
+        yield console
 
 
 @pytest.fixture

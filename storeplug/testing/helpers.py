@@ -159,6 +159,8 @@ async def eventually(
 class Staff:
     id: str
     auth: dict[str, str]  # the Authorization header of their signed-in session
+    username: str = ""
+    password: str = ""  # the initial one, for signing in to the console too
 
 
 async def new_staff(client: httpx.AsyncClient, merchant: Merchant, role: str = "clerk") -> Staff:
@@ -170,14 +172,16 @@ async def new_staff(client: httpx.AsyncClient, merchant: Merchant, role: str = "
         json={"username": username, "role": role},
     )
     assert made.status_code == 201, made.text
+    password = made.json()["initial_password"]
     login = await client.post(
-        f"{merchant.merchant}/auth/login",
-        json={"username": username, "password": made.json()["initial_password"]},
+        f"{merchant.merchant}/auth/login", json={"username": username, "password": password}
     )
     assert login.status_code == 200, login.text
     return Staff(
         id=made.json()["staff"]["id"],
         auth={"Authorization": f"Bearer {login.json()['token']}"},
+        username=username,
+        password=password,
     )
 
 

@@ -9,23 +9,19 @@ from typing import Annotated, Literal
 
 import msgspec
 import pytest
-from babel.messages.extract import extract_from_dir
-from babel.messages.pofile import read_po
 
 from core.console.charts import bar_chart
 from core.console.forms import field_comments, form_fields, parse_form
-from core.console.i18n import catalog_files, negotiate
+from core.console.i18n import negotiate
 from core.console.render import STATIC_DIR, VENDORED, ConsoleTemplates, money
 from core.console.schemas import NavItem
 from core.context import Branding, TenantInfo
 from storeplug.app import ROOT, build_console
 from storeplug.runtime import build_runtime
 from storeplug.testing import base_settings
+from storeplug.testing.console import untranslated
 from tests.conftest import TEST_PLUGINS
 
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
-METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
-OPTIONS = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
 # Owners of UI strings and their catalogs.
 OWNERS = {
     "core": ROOT / "core" / "locale",
@@ -51,18 +47,8 @@ def test_every_template_compiles_in_every_language(console: ConsoleTemplates) ->
 
 @pytest.mark.parametrize("owner", sorted(OWNERS))
 def test_every_ui_string_has_a_chinese_translation(owner: str) -> None:
-    extracted = {
-        message[2] if isinstance(message[2], str) else message[2][0]
-        for message in extract_from_dir(
-            ROOT / owner, METHODS, keywords=KEYWORDS, options_map=OPTIONS
-        )
-    }
-    path = catalog_files(OWNERS[owner], "zh_CN")
-    with path.open("rb") as po:
-        catalog = read_po(po, locale="zh_CN")
-    translated = {message.id for message in catalog if message.id and message.string}
-    missing = sorted(extracted - translated)
-    assert extracted and not missing, f"untranslated in {path}: {missing}"
+    missing = untranslated(ROOT / owner, OWNERS[owner])
+    assert not missing, f"untranslated in {OWNERS[owner]}: {missing}"
 
 
 def test_the_vendored_files_are_the_pinned_ones() -> None:

@@ -14,9 +14,9 @@ from core.db import utcnow
 from core.orders.models import Order
 from core.runtime import Runtime
 from storeplug.testing import LiveServer, make_member, onboard
+from storeplug.testing.console import signed_in, staff_login
 from tests.commerce.orders_support import Shop, make_sku, new_shop
 from tests.commerce.refunds_support import paid_order, refund_directly, settled
-from tests.console.support import signed_in, staff_login
 from tests.test_plugins import hello
 
 

@@ -7,7 +7,7 @@ import httpx
 
 from core.console.security import CONTENT_SECURITY_POLICY
 from storeplug.testing import LiveServer, enable, onboard
-from tests.console.support import console_client, csrf_in, signed_in, staff_login
+from storeplug.testing.console import console_client, csrf_in, signed_in, staff_login
 
 
 def cookie_attributes(response: httpx.Response, name: str) -> str:

@@ -8,8 +8,8 @@ import httpx
 
 from core.runtime import Runtime
 from storeplug.testing import LiveServer
+from storeplug.testing.console import signed_in, staff_login
 from storeplug.testing.fakes.wechat import FakeWeChat
-from tests.console.support import signed_in, staff_login
 from tests.sharecoupon.support import claim, paid_order, people, share_store, shared_pack
 
 

@@ -1,5 +1,5 @@
-"""A browser-like HTTP client for the console: its own cookie jar, the CSRF token of the
-last page it loaded, and signing in through the real sign-in form."""
+"""A browser-like HTTP client for the merchant console: its own cookie jar, the CSRF token of
+the last page it loaded, and signing in through the real sign-in form."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ import re
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
 
-from storeplug.testing import Merchant
+from core.console.i18n import catalog_files
+from storeplug.testing.helpers import Merchant
 
 _CSRF = re.compile(r'name="_csrf" value="([0-9a-f]+)"')
 
@@ -87,3 +91,27 @@ async def staff_login(client: httpx.AsyncClient, merchant: Merchant, role: str) 
     )
     assert made.status_code == 201, made.text
     return username, str(made.json()["initial_password"])
+
+
+# Babel's extraction of UI strings, as babel.cfg has it: ``_``/``N_`` in Python, and the
+# Jinja2 templates.
+_KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+_METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
+_OPTIONS = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+
+
+def untranslated(owner: Path, locale_dir: Path | None = None, locale: str = "zh_CN") -> list[str]:
+    """The UI strings in ``owner``'s Python and templates that its catalog
+    (``<owner>/locale/<locale>/LC_MESSAGES/messages.po`` unless ``locale_dir`` says otherwise)
+    does not translate. Fails when ``owner`` has no UI strings at all, which would make the
+    check vacuous."""
+    extracted = {
+        message[2] if isinstance(message[2], str) else message[2][0]
+        for message in extract_from_dir(owner, _METHODS, keywords=_KEYWORDS, options_map=_OPTIONS)
+    }
+    assert extracted, f"no UI strings found under {owner}"
+    path = catalog_files(locale_dir or owner / "locale", locale)
+    with path.open("rb") as po:
+        catalog = read_po(po, locale=locale)
+    translated = {message.id for message in catalog if message.id and message.string}
+    return sorted(extracted - translated)
