@@ -9,6 +9,7 @@ theme stylesheet) need no session but still need the token to POST.
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 from typing import Any
@@ -226,21 +227,32 @@ def _sign_in(connection: AnyConnection) -> Response[Any]:
     return Redirect(url, status_code=303)
 
 
+def _bare(status: int, code: str, headers: dict[str, str] | None = None) -> Response[Any]:
+    """The message with no layout around it: for an unknown tenant, and when the error page
+    itself cannot be rendered (the status stays what it was, never a 500 instead)."""
+    body = f"<!doctype html><title>{status}</title><p>{status} {html.escape(code)}</p>"
+    return Response(
+        body, status_code=status, media_type="text/html; charset=utf-8", headers=headers
+    )
+
+
 def _error_page(
     connection: AnyConnection, status: int, code: str, detail: str, headers: dict[str, str]
 ) -> Response[Any]:
     if "storeplug_tenant" not in connection.scope:
-        # The tenant itself is unknown: nothing to lay out around the message.
-        body = f"<!doctype html><title>{status}</title><p>{status} {code}</p>"
-        return Response(body, status_code=status, media_type="text/html; charset=utf-8")
-    response = page(
-        connection,
-        "console/error.html",
-        status=status,
-        code=code,
-        detail=detail,
-        error_status=status,
-    )
+        return _bare(status, code, headers)  # the tenant itself is unknown
+    try:
+        response = page(
+            connection,
+            "console/error.html",
+            status=status,
+            code=code,
+            detail=detail,
+            error_status=status,
+        )
+    except Exception:
+        log.exception("the %s error page could not be rendered", status)
+        return _bare(status, code, headers)
     for name, value in headers.items():
         response.headers[name] = value
     return response
@@ -262,11 +274,7 @@ def _http_error(request: AnyRequest, exc: HTTPException) -> Response[Any]:
 
 def _internal_error(request: AnyRequest, exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    try:
-        return _error_page(request, 500, "internal", "", {})
-    except Exception:
-        log.exception("the error page itself failed")
-        return Response("internal error", status_code=500, media_type="text/plain")
+    return _error_page(request, 500, "internal", "", {})
 
 
 CONSOLE_EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {

@@ -8,6 +8,7 @@ import httpx
 from core.console.security import CONTENT_SECURITY_POLICY
 from storeplug.testing import LiveServer, enable, onboard
 from storeplug.testing.console import console_client, csrf_in, signed_in, staff_login
+from tests.plugins.echo.plugin import BROKEN_NAV
 
 
 def cookie_attributes(response: httpx.Response, name: str) -> str:
@@ -81,7 +82,9 @@ async def test_a_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(
 ) -> None:
     merchant = await onboard(client)
     async with signed_in(server.url, merchant) as console:
-        for token in (None, "0" * 64, console.csrf[:-1] + "0"):
+        # One character changed (to another one: a token may well end in "0").
+        tampered = console.csrf[:-1] + ("1" if console.csrf.endswith("0") else "0")
+        for token in (None, "0" * 64, tampered):
             data = {} if token is None else {"_csrf": token}
             refused = await console.post("features/echo/enable", data, csrf=False)
             assert refused.status_code == 403, refused.text
@@ -267,3 +270,27 @@ async def test_language_follows_the_browser_unless_the_person_chose_one(
         assert (await client.get(f"{merchant.merchant}/auth/me", headers=merchant.auth)).json()[
             "locale"
         ] == "zh_CN"
+
+
+async def test_an_error_page_that_cannot_render_falls_back_to_a_plain_one_with_its_status(
+    client: httpx.AsyncClient, server: LiveServer
+) -> None:
+    merchant = await onboard(client)
+    async with signed_in(server.url, merchant) as console:
+        assert (await enable(client, merchant, "echo", {"greeting": BROKEN_NAV})).status_code == 200
+        # Every page's menu now fails, the error pages' too: each keeps its own status.
+        unknown = await console.post("features/nope/enable")
+        assert unknown.status_code == 404
+        assert unknown.text == "<!doctype html><title>404</title><p>404 plugin.unknown</p>"
+        refused = await console.post("features/echo/disable", csrf=False)
+        assert refused.status_code == 403
+        assert "403 csrf.invalid" in refused.text
+        broken = await console.get("")
+        assert broken.status_code == 500
+        assert "500 internal" in broken.text
+        for answer in (unknown, refused, broken):
+            assert answer.headers["content-type"].startswith("text/html")
+            assert answer.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+            assert answer.headers["cache-control"] == "no-store"
+        plugins = await client.get(f"{merchant.merchant}/plugins/", headers=merchant.auth)
+        assert [p["enabled"] for p in plugins.json() if p["name"] == "echo"] == [True]

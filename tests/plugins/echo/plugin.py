@@ -123,8 +123,15 @@ def register_routes(surface: str) -> list[Any]:
     )
 
 
+# A greeting that breaks the plugin's menu entries, so every page of the store's console,
+# the error page included, fails to render: what a buggy plugin would do.
+BROKEN_NAV = "break the menu"
+
+
 @hookimpl
 def console_nav(tenant: TenantInfo) -> list[NavItem]:
+    if tenant.plugin_configs.get("echo", {}).get("greeting") == BROKEN_NAV:
+        raise RuntimeError("the echo plugin's menu is broken on purpose")
     return [NavItem(label=N_("Echo"), path="echo", role="clerk", section="marketing")]
 
 
