@@ -22,7 +22,6 @@ from core.coupons.models import CouponTemplate
 from core.db import utcnow
 from core.errors import AppError
 from plugins.points import ledger as points_ledger
-from plugins.sharecoupon import schemas as s
 from plugins.sharecoupon.models import ShareCampaign, SharePack, ShareReward
 from plugins.sharecoupon.rules import SOURCE, day_of
 
@@ -114,16 +113,4 @@ async def cancel(ctx: TenantContext, pack_id: str, now: datetime) -> None:
         .where(ShareReward.pack_id == pack_id, ShareReward.status == "pending")
         .values(status="cancelled", cancelled_at=now)
         .execution_options(synchronize_session=False)
-    )
-
-
-async def state_of(ctx: TenantContext, pack_id: str) -> s.RewardState | None:
-    reward = await ctx.session.scalar(select(ShareReward).where(ShareReward.pack_id == pack_id))
-    if reward is None:
-        return None
-    return s.RewardState(
-        kind=reward.kind,
-        status=reward.status,  # type: ignore[arg-type]  # one of REWARD_STATUSES
-        points=reward.points,
-        coupon_id=reward.coupon_id,
     )

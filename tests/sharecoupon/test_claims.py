@@ -9,14 +9,16 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from core.db import utcnow
+from core.members.models import Member
+from core.orders.models import Order
 from core.runtime import Runtime
 from plugins.points.models import PointsEntry
-from plugins.sharecoupon.models import SharePack
+from plugins.sharecoupon.models import SharePack, ShareReferral
 from storeplug.testing import problem
-from storeplug.testing.fakes.wechat import FakeWeChat
+from storeplug.testing.fakes.wechat import FakeWeChat, wx_login
 from tests.commerce.coupons_support import make_template
 from tests.commerce.refunds_support import refund_directly, settled
 from tests.sharecoupon.support import (
@@ -364,3 +366,75 @@ async def test_campaign_settings_are_checked_field_by_field(
         headers=m.auth,
     )
     assert fine.status_code == 201, fine.text
+
+
+async def test_a_forged_share_reference_at_sign_in_names_no_one(
+    client: httpx.AsyncClient, rt: Runtime, fake_wechat: FakeWeChat
+) -> None:
+    store = await share_store(client, rt, fake_wechat)
+    m = store.merchant
+    newcomer = await wx_login(
+        client, m, store.app, source="share", source_ref="sharecoupon:" + "A" * 24
+    )
+    async with rt.db.tenant_session(m.id) as session:
+        member = await session.get(Member, (m.id, newcomer.id))
+        referrals = await session.scalar(
+            select(func.count())
+            .select_from(ShareReferral)
+            .where(ShareReferral.member_id == newcomer.id)
+        )
+    assert member is not None and (member.source, member.source_ref) == ("share", "")
+    assert referrals == 0
+    # Another feature's share reference is left as it came.
+    other = await wx_login(client, m, store.app, source="share", source_ref="leader:42")
+    async with rt.db.tenant_session(m.id) as session:
+        member = await session.get(Member, (m.id, other.id))
+    assert member is not None and member.source_ref == "leader:42"
+
+
+async def test_dormant_claimers_have_not_bought_for_the_days_set(
+    client: httpx.AsyncClient, rt: Runtime, fake_wechat: FakeWeChat
+) -> None:
+    store = await share_store(client, rt, fake_wechat, claimers="dormant", dormant_days=30)
+    sharer, recent, lapsed = await people(rt, store, 3)
+    _, token = await shared_pack(client, store, sharer, await paid_order(client, store, sharer))
+    await paid_order(client, store, recent)
+    lapsed_order = await paid_order(client, store, lapsed)
+    async with rt.db.tenant_session(store.merchant.id) as session:
+        await session.execute(
+            update(Order)
+            .where(Order.id == lapsed_order)
+            .values(paid_at=utcnow() - timedelta(days=31))
+        )
+    problem(await claim(client, store, recent, token), 403, "sharecoupon.not_eligible")
+    assert (await claim(client, store, lapsed, token)).status_code == 201
+
+
+async def test_a_void_or_expired_pack_cannot_be_shared_and_others_packs_are_404(
+    client: httpx.AsyncClient, rt: Runtime, fake_wechat: FakeWeChat
+) -> None:
+    store = await share_store(client, rt, fake_wechat)
+    m = store.merchant
+    sharer, stranger = await people(rt, store, 2)
+    order_id = await paid_order(client, store, sharer)
+    pack_id, _ = await shared_pack(client, store, sharer, order_id)
+    for path in (f"packs/{pack_id}", f"orders/{order_id}/pack"):
+        problem(
+            await client.get(f"{m.store}/sharecoupon/{path}", headers=stranger.auth),
+            404,
+            "sharecoupon.pack_not_found",
+        )
+    share = f"{m.store}/sharecoupon/packs/{pack_id}/share"
+    problem(await client.post(share, headers=stranger.auth), 404, "sharecoupon.pack_not_found")
+    async with rt.db.tenant_session(m.id) as session:
+        await session.execute(
+            update(SharePack)
+            .where(SharePack.id == pack_id)
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    problem(await client.post(share, headers=sharer.auth), 409, "sharecoupon.pack_expired")
+    async with rt.db.tenant_session(m.id) as session:
+        await session.execute(
+            update(SharePack).where(SharePack.id == pack_id).values(status="void")
+        )
+    problem(await client.post(share, headers=sharer.auth), 409, "sharecoupon.pack_void")
