@@ -141,25 +141,11 @@ class AnalyticsController(Controller):
         table: Annotated[Table, PathParameter()],
         start: Start = None,
         end: End = None,
-        within_days: WithinDays = 30,
         months: Months = service.COHORT_MONTHS,
     ) -> Response[bytes]:
         """A table as CSV: ``days``, ``products``, ``sources``, ``segments`` or ``cohorts``."""
-        lens = lens_of(request)
-        rows: list[Any]
-        if table == "days":
-            rows = await service.days_table(ctx, lens, start, end)
-        elif table == "products":
-            rows = await service.products_table(ctx, lens, start, end, 1000)
-        elif table == "sources":
-            rows = await service.sources_table(ctx, lens, start, end)
-        elif table == "segments":
-            rows = (await service.segment_sizes(ctx)).segments
-        else:
-            rows = (await service.cohorts(ctx, months)).rows
-        first, last = service.date_range(start, end)
-        suffix = "" if table in ("segments", "cohorts") else f"-{first}-{last}"
-        return csv_response(rows, f"{table}{suffix}")
+        rows, name = await service.table(ctx, lens_of(request), table, start, end, months)
+        return csv_response(rows, name)
 
     @post("/rollups", status_code=202)
     async def rollup(self, ctx: Ctx, data: JSONBody[s.RollupIn]) -> s.Queued:

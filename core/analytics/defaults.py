@@ -13,7 +13,9 @@ from core.analytics.facts import (
     TrafficSource,
     adjustment_contributions,
 )
-from core.context import TenantContext
+from core.console.i18n import N_
+from core.console.schemas import NavItem
+from core.context import TenantContext, TenantInfo
 from core.hookspecs import hookimpl
 from core.jobs import CronSpec, JobSpec
 
@@ -26,6 +28,13 @@ def register_jobs() -> list[JobSpec]:
 @hookimpl
 def register_cron() -> list[CronSpec]:
     return list(jobs.CRONS)
+
+
+@hookimpl
+def console_nav(tenant: TenantInfo) -> list[NavItem]:
+    return [
+        NavItem(label=N_("Analytics"), path="analytics", role="manager", section="store", order=1)
+    ]
 
 
 @hookimpl

@@ -291,11 +291,14 @@ def empty_day(day: date) -> s.DayFigures:
 
 
 async def first_activity(session: AsyncSession) -> date | None:
-    """The store's first day with an order or a storefront hit (two index lookups)."""
+    """The store's first day with an order, a payment or a storefront hit (index lookups;
+    a payment never precedes its order, but imported history may say otherwise)."""
     first_order = await session.scalar(select(func.min(Order.created_at)))
+    first_paid = await session.scalar(select(func.min(Order.paid_at)))
     first_traffic = await session.scalar(select(func.min(TrafficCount.day)))
-    days = [d for d in (first_traffic, local_day(first_order) if first_order else None) if d]
-    return min(days) if days else None
+    days = [first_traffic, *(local_day(t) for t in (first_order, first_paid) if t)]
+    found = [d for d in days if d]
+    return min(found) if found else None
 
 
 async def rolled_days(ctx: TenantContext, start: date, end: date) -> Sequence[date]:

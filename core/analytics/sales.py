@@ -1,23 +1,21 @@
 """The console dashboard's sales summary: GMV, paid orders, paying members, average order value and
-refunds for today and the last 7 and 30 days, and GMV by day.
+refunds for today and the last 7 and 30 days, and GMV and paid orders by day.
 
-Days are China-time calendar days (``core.console.render.CHINA``). Today this reads the
-orders and refunds tables with one aggregate query per figure set; a store with a large
-history wants daily rollups behind the same function, and the callers will not change.
+It reads the daily rollups (``core.analytics.service.load_range``): stored days, and today (or
+any day not rolled up yet) computed live by the same function the rollup job uses, so its cost
+grows with days, never with orders. Days are China-time calendar days; paying members are
+counted once a day, like every range of the analytics API.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 import msgspec
-from sqlalchemy import func, select
 
+from core.analytics.service import Lens, day_rows, load_range
 from core.auth import require_staff
 from core.context import TenantContext
-from core.orders.models import Order
-from core.payments.models import Refund
 from core.wechatpay_schemas import CHINA
 
 PERIODS = (1, 7, 30)
@@ -29,10 +27,10 @@ class Figures(msgspec.Struct, frozen=True, kw_only=True):
     days: int  # 1 is today
     gmv: int  # paid by buyers for orders paid in the period
     paid_orders: int
-    paying_members: int
+    paying_members: int  # each day's distinct payers, added up
     average_order_value: int  # gmv // paid_orders, 0 without orders
     refunds: int  # paid back by refunds that succeeded in the period
-    refund_count: int
+    refund_count: int  # orders refunded (each day's, added up)
 
 
 class DayPoint(msgspec.Struct, frozen=True, kw_only=True):
@@ -56,68 +54,33 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=CHINA).astimezone(UTC)
 
 
-def _local_day(ctx: TenantContext, column: Any) -> Any:
-    """The China-time calendar day of a UTC timestamp column, in SQL."""
-    if ctx.session.bind is not None and ctx.session.bind.dialect.name == "postgresql":
-        return func.date(func.timezone("Asia/Shanghai", column))
-    return func.date(column, "+8 hours")
-
-
-async def _figures(ctx: TenantContext, days: int, today: date) -> Figures:
-    since, until = day_start(today - timedelta(days=days - 1)), day_start(today + timedelta(1))
-    paid = (
-        await ctx.session.execute(
-            select(
-                func.coalesce(func.sum(Order.paid_amount), 0),
-                func.count(Order.id),
-                func.count(func.distinct(Order.member_id)),
-            ).where(Order.paid_at >= since, Order.paid_at < until)
-        )
-    ).one()
-    refunded = (
-        await ctx.session.execute(
-            select(func.coalesce(func.sum(Refund.amount), 0), func.count(Refund.id)).where(
-                Refund.status == "succeeded",
-                Refund.succeeded_at >= since,
-                Refund.succeeded_at < until,
-            )
-        )
-    ).one()
-    gmv, orders, members = int(paid[0]), int(paid[1]), int(paid[2])
-    return Figures(
-        days=days,
-        gmv=gmv,
-        paid_orders=orders,
-        paying_members=members,
-        average_order_value=gmv // orders if orders else 0,
-        refunds=int(refunded[0]),
-        refund_count=int(refunded[1]),
-    )
-
-
-async def _daily(ctx: TenantContext, days: int, today: date) -> list[DayPoint]:
-    first = today - timedelta(days=days - 1)
-    day = _local_day(ctx, Order.paid_at)
-    rows = await ctx.session.execute(
-        select(day, func.sum(Order.paid_amount), func.count(Order.id))
-        .where(Order.paid_at >= day_start(first), Order.paid_at < day_start(today + timedelta(1)))
-        .group_by(day)
-    )
-    by_day = {str(row[0]): (int(row[1] or 0), int(row[2])) for row in rows}
-    points = []
-    for offset in range(days):
-        current = first + timedelta(days=offset)
-        gmv, orders = by_day.get(current.isoformat(), (0, 0))
-        points.append(DayPoint(day=current, gmv=gmv, paid_orders=orders))
-    return points
-
-
 async def sales_summary(ctx: TenantContext, now: datetime | None = None) -> SalesSummary:
     """What the dashboard shows; any staff role may see it."""
     require_staff(ctx, "clerk")
     today = china_today(now)
+    first = today - timedelta(days=PERIODS[-1] - 1)
+    data = await load_range(ctx, Lens(hooks=ctx.hooks, labels={}), first, today)
+    rows = day_rows(data)
+    refunds = {day: row.refund_orders for day, row in data.stored.items()}
+    refunds |= {day: row.refund_orders for day, row in data.live.items()}
+    periods = []
+    for days in PERIODS:
+        window = rows[-days:]
+        gmv = sum(r.gmv for r in window)
+        orders = sum(r.paid_orders for r in window)
+        periods.append(
+            Figures(
+                days=days,
+                gmv=gmv,
+                paid_orders=orders,
+                paying_members=sum(r.paying_members for r in window),
+                average_order_value=gmv // orders if orders else 0,
+                refunds=sum(r.refunded for r in window),
+                refund_count=sum(refunds[r.day] for r in window),
+            )
+        )
     return SalesSummary(
         today=today,
-        periods=[await _figures(ctx, days, today) for days in PERIODS],
-        daily=await _daily(ctx, PERIODS[-1], today),
+        periods=periods,
+        daily=[DayPoint(day=r.day, gmv=r.gmv, paid_orders=r.paid_orders) for r in rows],
     )

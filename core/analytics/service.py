@@ -105,7 +105,7 @@ def _days(start: date, end: date) -> list[date]:
 
 
 @dataclass
-class _Range:
+class Range:
     start: date
     end: date
     stored: dict[date, DayRollup]
@@ -113,7 +113,7 @@ class _Range:
     computed: int
 
 
-async def _load(ctx: TenantContext, lens: Lens, start: date, end: date) -> _Range:
+async def load_range(ctx: TenantContext, lens: Lens, start: date, end: date) -> Range:
     stored = {
         row.day: row
         for row in await ctx.session.scalars(
@@ -130,10 +130,10 @@ async def _load(ctx: TenantContext, lens: Lens, start: date, end: date) -> _Rang
         else:
             live[day] = await compute_day(ctx, day, lens.hooks)
             computed += 1
-    return _Range(start=start, end=end, stored=stored, live=live, computed=computed)
+    return Range(start=start, end=end, stored=stored, live=live, computed=computed)
 
 
-def _sums(data: _Range) -> dict[str, int]:
+def _sums(data: Range) -> dict[str, int]:
     sums = dict.fromkeys(SUMMED, 0)
     for row in [*data.stored.values(), *data.live.values()]:
         for name in SUMMED:
@@ -141,7 +141,7 @@ def _sums(data: _Range) -> dict[str, int]:
     return sums
 
 
-def _totals(data: _Range) -> s.Totals:
+def _totals(data: Range) -> s.Totals:
     t = _sums(data)
     return s.Totals(
         start=data.start,
@@ -221,7 +221,7 @@ def _day_out(row: DayRollup | s.DayFigures, live: bool) -> s.DayOut:
     )
 
 
-def _day_rows(data: _Range) -> list[s.DayOut]:
+def day_rows(data: Range) -> list[s.DayOut]:
     rows = [_day_out(r, False) for r in data.stored.values()]
     rows += [_day_out(r, True) for r in data.live.values()]
     return sorted(rows, key=lambda r: r.day)
@@ -231,7 +231,7 @@ PRODUCT_SUMS = ("views", "cart_adds", "paid_orders", "units", "sales")
 SOURCE_SUMS = ("list_views", "views", "cart_adds", "orders", "gmv", "benefit")
 
 
-async def _products(ctx: TenantContext, data: _Range, limit: int) -> list[s.ProductOut]:
+async def _products(ctx: TenantContext, data: Range, limit: int) -> list[s.ProductOut]:
     sums: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(PRODUCT_SUMS, 0))
     if data.stored:
         rows = await ctx.session.execute(
@@ -262,7 +262,7 @@ async def _products(ctx: TenantContext, data: _Range, limit: int) -> list[s.Prod
     ]
 
 
-async def _sources(ctx: TenantContext, lens: Lens, data: _Range) -> list[s.SourceOut]:
+async def _sources(ctx: TenantContext, lens: Lens, data: Range) -> list[s.SourceOut]:
     sums: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(SOURCE_SUMS, 0))
     if data.stored:
         rows = await ctx.session.execute(
@@ -282,10 +282,10 @@ async def _sources(ctx: TenantContext, lens: Lens, data: _Range) -> list[s.Sourc
     ]
 
 
-async def _range(ctx: TenantContext, lens: Lens, start: date | None, end: date | None) -> _Range:
+async def _range(ctx: TenantContext, lens: Lens, start: date | None, end: date | None) -> Range:
     require_staff(ctx, "manager")
     first, last = date_range(start, end)
-    return await _load(ctx, lens, first, last)
+    return await load_range(ctx, lens, first, last)
 
 
 async def dashboard(
@@ -300,7 +300,7 @@ async def dashboard(
     previous = change = None
     if compare:
         length = timedelta(days=(data.end - data.start).days + 1)
-        before = await _load(ctx, lens, data.start - length, data.start - timedelta(days=1))
+        before = await load_range(ctx, lens, data.start - length, data.start - timedelta(days=1))
         previous = _totals(before)
         change = _compare(totals, previous)
     segments = await segment_sizes(ctx)
@@ -308,7 +308,7 @@ async def dashboard(
         totals=totals,
         previous=previous,
         change=change,
-        days=_day_rows(data),
+        days=day_rows(data),
         sources=await _sources(ctx, lens, data),
         top_products=await _products(ctx, data, TOP_PRODUCTS),
         segments=segments.segments,
@@ -319,7 +319,7 @@ async def dashboard(
 async def days_table(
     ctx: TenantContext, lens: Lens, start: date | None = None, end: date | None = None
 ) -> list[s.DayOut]:
-    return _day_rows(await _range(ctx, lens, start, end))
+    return day_rows(await _range(ctx, lens, start, end))
 
 
 async def products_table(
@@ -544,3 +544,32 @@ def ensure_segment(segment: str) -> str:
     if segment not in s.SEGMENTS:
         raise NotFound(f"no segment {segment!r}", code="analytics.unknown_segment")
     return segment
+
+
+TABLES = ("days", "products", "sources", "segments", "cohorts")
+
+
+async def table(
+    ctx: TenantContext,
+    lens: Lens,
+    name: str,
+    start: date | None = None,
+    end: date | None = None,
+    months: int = COHORT_MONTHS,
+) -> tuple[list[Any], str]:
+    """Any table's rows and a file name for them (the CSV export of the API and console)."""
+    rows: list[Any]
+    if name == "days":
+        rows = await days_table(ctx, lens, start, end)
+    elif name == "products":
+        rows = await products_table(ctx, lens, start, end, 1000)
+    elif name == "sources":
+        rows = await sources_table(ctx, lens, start, end)
+    elif name == "segments":
+        return (await segment_sizes(ctx)).segments, "segments"
+    elif name == "cohorts":
+        return (await cohorts(ctx, months)).rows, "cohorts"
+    else:
+        raise NotFound(f"no table {name!r}", code="analytics.unknown_table")
+    first, last = date_range(start, end)
+    return rows, f"{name}-{first}-{last}"

@@ -112,8 +112,12 @@ async def stored_rows(rt: Runtime, fx: Fixture) -> list[tuple[Any, ...]]:
     rows: list[tuple[Any, ...]] = []
     async with rt.db.tenant_session(fx.merchant.id) as session:
         for model in (DayRollup, ProductDay, SourceDay):
-            columns = list(model.__table__.columns)
-            result = await session.execute(select(*columns).order_by(*model.__table__.primary_key))
+            table = model.__table__
+            result = await session.execute(  # Core columns: the tenant is named explicitly
+                select(*table.columns)
+                .where(table.c.tenant_id == fx.merchant.id)
+                .order_by(*table.primary_key)
+            )
             rows += [(model.__tablename__, *row) for row in result]
     return rows
 
