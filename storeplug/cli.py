@@ -1,4 +1,5 @@
-"""The ``storeplug`` command: demo, serve, worker, db, tenants, plans, plugins (list, new)."""
+"""The ``storeplug`` command: demo, serve, worker, db, tenants, plans, plugins (list, new),
+openapi."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from core.errors import AppError
 from core.jobs import SaqQueue
 from core.runtime import Runtime
 from core.settings import Settings, SettingsError, load_settings
-from storeplug import scaffold
+from storeplug import openapi, scaffold
 from storeplug.demo import run_demo
 from storeplug.runtime import build_plugins, build_runtime, database_revision, upgrade_database
 from tenants import schemas, service
@@ -91,6 +92,14 @@ def cmd_plugins(settings: Settings, args: argparse.Namespace) -> None:
         print(f"{name:20} {meta.version:10} {meta.title} — {meta.description}")
     if not registry.metas:
         print("no feature plugins installed")
+
+
+def cmd_openapi(settings: Settings, args: argparse.Namespace) -> None:
+    text = openapi.render(openapi.build_document(args.surface))
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
@@ -178,6 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
     plugins.add_argument("name", nargs="?", help="new: the plugin's name (e.g. stamp_card)")
     plugins.add_argument("--into", default=".", help="new: the folder to write it in")
     plugins.set_defaults(func=cmd_plugins)
+
+    spec = sub.add_parser("openapi", help="the OpenAPI document, stable for client generators")
+    spec.add_argument("--surface", choices=sorted(openapi.SURFACES), default="store")
+    spec.add_argument("--output", "-o", default="-", help="a file (default: standard output)")
+    spec.set_defaults(func=cmd_openapi)
     return parser
 
 

@@ -12,7 +12,7 @@ from core.api import AnyRequest, Caller, Ctx, Cursor, Limit, Tenant, runtime_of
 from core.auth import require_role
 from core.catalog.schemas import ID_LIKE
 from core.context import TenantContext
-from core.idempotency import HEADER, run_idempotent
+from core.idempotency import HEADER, answers, run_idempotent
 from core.inventory import merchant
 from core.inventory import schemas as s
 from core.inventory import sync as erp
@@ -63,7 +63,7 @@ class InventoryController(Controller):
     ) -> Page[s.LowStockOut]:
         return await merchant.low_stock(ctx, threshold=threshold, limit=limit, cursor=cursor)
 
-    @post("/sync", status_code=200)
+    @post("/sync", status_code=200, responses=answers(s.SyncOut, "What changed", 200))
     async def sync(
         self, request: AnyRequest, tenant: Tenant, principal: Caller, data: JSONBody[s.SyncIn]
     ) -> Any:

@@ -10,7 +10,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from core.api import AnyRequest, Ctx, CurrentMember, Cursor, Limit, Tenant, runtime_of
 from core.context import TenantContext
-from core.idempotency import HEADER, run_idempotent
+from core.idempotency import HEADER, answers, run_idempotent
 from core.orders import placement, service
 from core.orders import schemas as s
 from core.paging import DEFAULT_LIMIT, Page
@@ -28,7 +28,7 @@ class StoreOrdersController(Controller):
     path = "/orders"
     tags = ["store"]
 
-    @post("/", opt=MEMBER)
+    @post("/", opt=MEMBER, responses=answers(s.OrderOut, "The order"))
     async def place_order(
         self,
         request: AnyRequest,

@@ -14,7 +14,7 @@ from litestar import Controller, Response, get, post, put
 from litestar.params import FromPath, JSONBody
 
 from core.api import AnyRequest, Ctx, CurrentMember, Tenant, runtime_of
-from core.idempotency import HEADER, run_idempotent_io
+from core.idempotency import HEADER, answers, run_idempotent_io
 from core.payments import accounts, service, webhook
 from core.payments import schemas as s
 
@@ -22,7 +22,12 @@ PAY_ROUTE = "POST /orders/{id}/pay"
 ProviderPath = FromPath[str]
 
 
-@post("/orders/{order_id:str}/pay", opt={"member": True}, tags=["store"])
+@post(
+    "/orders/{order_id:str}/pay",
+    opt={"member": True},
+    tags=["store"],
+    responses=answers(s.PayOut, "What wx.requestPayment needs, or the order paid at once"),
+)
 async def pay_order(
     request: AnyRequest,
     tenant: Tenant,

@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from core.api import AnyRequest, Caller, Ctx, CurrentMember, Cursor, Limit, Tenant, runtime_of
 from core.context import TenantContext
-from core.idempotency import HEADER, run_idempotent
+from core.idempotency import HEADER, answers, run_idempotent
 from core.orders.service import OrderNotFound
 from core.paging import DEFAULT_LIMIT, Page
 from core.payments import refund_schemas as s
@@ -35,7 +35,11 @@ class StoreRefundsController(Controller):
     path = "/"
     tags = ["store"]
 
-    @post("/orders/{order_id:str}/refunds", opt=MEMBER)
+    @post(
+        "/orders/{order_id:str}/refunds",
+        opt=MEMBER,
+        responses=answers(s.RefundOut, "The refund requested"),
+    )
     async def request_refund(
         self,
         request: AnyRequest,
@@ -114,7 +118,7 @@ class MerchantRefundsController(Controller):
     ) -> s.MerchantRefundOut:
         return await refunds.reject(ctx, refund_id, data)
 
-    @post("/orders/{order_id:str}/refunds")
+    @post("/orders/{order_id:str}/refunds", responses=answers(s.MerchantRefundOut, "The refund"))
     async def refund_order(
         self,
         request: AnyRequest,

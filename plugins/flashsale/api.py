@@ -12,7 +12,7 @@ from core.api import AnyRequest, Ctx, CurrentMember, Cursor, Limit, Tenant, runt
 from core.auth import require_staff
 from core.catalog.storefront import read_context
 from core.context import TenantContext
-from core.idempotency import HEADER
+from core.idempotency import HEADER, answers
 from core.paging import DEFAULT_LIMIT, Page
 from core.runtime import Runtime
 from plugins.flashsale import buying, preheat, service, storefront
@@ -75,7 +75,7 @@ class StoreFlashSaleController(Controller):
             left = await _redis_left(rt, ctx, activity.id) if show else None
             return await storefront.detail(ctx, activity, show, left)
 
-    @post("/{activity_id:str}/buy", opt=MEMBER)
+    @post("/{activity_id:str}/buy", opt=MEMBER, responses=answers(s.BuyOut, "The order"))
     async def buy(
         self,
         request: AnyRequest,

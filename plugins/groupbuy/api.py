@@ -17,7 +17,7 @@ from core.api import AnyRequest, Ctx, CurrentMember, Cursor, Limit, Tenant, runt
 from core.auth import require_staff
 from core.catalog.storefront import read_context
 from core.db import ID_LENGTH
-from core.idempotency import HEADER
+from core.idempotency import HEADER, answers
 from core.orders.service import actor_of
 from core.paging import DEFAULT_LIMIT, Page
 from plugins.groupbuy import buying, errors, service, storefront, teams
@@ -93,7 +93,11 @@ class StoreGroupBuyController(Controller):
             return await storefront.my_teams(ctx, member.id, limit, cursor)
 
     # ``member``, not ``ctx``: opening and joining run their own short transactions.
-    @post("/activities/{activity_id:str}/open", opt=MEMBER)
+    @post(
+        "/activities/{activity_id:str}/open",
+        opt=MEMBER,
+        responses=answers(s.BuyOut, "The team opened and its order"),
+    )
     async def open_team(
         self,
         request: AnyRequest,
@@ -106,7 +110,11 @@ class StoreGroupBuyController(Controller):
             runtime_of(request), tenant, member, activity_id, data, request.headers.get(HEADER)
         )
 
-    @post("/teams/{team_id:str}/join", opt=MEMBER)
+    @post(
+        "/teams/{team_id:str}/join",
+        opt=MEMBER,
+        responses=answers(s.BuyOut, "The team joined and its order"),
+    )
     async def join_team(
         self,
         request: AnyRequest,

@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody
 from core.api import AnyRequest, Ctx, CurrentMember, Cursor, Limit, Tenant, runtime_of
 from core.auth import require_staff
 from core.context import TenantContext
-from core.idempotency import HEADER, run_idempotent
+from core.idempotency import HEADER, answers, run_idempotent
 from core.paging import DEFAULT_LIMIT, Page
 from plugins.points import schemas as s
 from plugins.points import service
@@ -54,7 +54,7 @@ class StorePointsController(Controller):
     async def catalog(self, ctx: Ctx) -> list[s.CatalogItemOut]:
         return await service.catalog(ctx, only_active=True)
 
-    @post("/exchange", opt=MEMBER)
+    @post("/exchange", opt=MEMBER, responses=answers(s.ExchangeOut, "The coupon bought"))
     async def exchange(
         self,
         request: AnyRequest,
