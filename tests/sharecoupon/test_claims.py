@@ -20,8 +20,10 @@ from plugins.sharecoupon.models import SharePack, ShareReferral
 from storeplug.testing import problem
 from storeplug.testing.fakes.wechat import FakeWeChat, wx_login
 from tests.commerce.coupons_support import make_template
+from tests.commerce.orders_support import make_sku
 from tests.commerce.refunds_support import refund_directly, settled
 from tests.sharecoupon.support import (
+    PRICE,
     campaign_body,
     claim,
     coupons_issued,
@@ -438,3 +440,28 @@ async def test_a_void_or_expired_pack_cannot_be_shared_and_others_packs_are_404(
             update(SharePack).where(SharePack.id == pack_id).values(status="void")
         )
     problem(await client.post(share, headers=sharer.auth), 409, "sharecoupon.pack_void")
+
+
+async def test_a_product_filter_unlocks_packs_only_for_orders_with_those_products(
+    client: httpx.AsyncClient, rt: Runtime, fake_wechat: FakeWeChat
+) -> None:
+    store = await share_store(client, rt, fake_wechat)
+    m = store.merchant
+    other = await make_sku(rt, m, price=PRICE, stock=10)
+    stopped = await client.post(
+        f"{m.merchant}/sharecoupon/campaigns/{store.campaign['id']}/stop", headers=m.auth
+    )
+    assert stopped.status_code == 200
+    only = await client.post(
+        f"{m.merchant}/sharecoupon/campaigns",
+        json=campaign_body(store.template["id"], product_ids=[other.product_id]),
+        headers=m.auth,
+    )
+    assert only.status_code == 201, only.text
+    first, second = await people(rt, store, 2)
+    plain = await paid_order(client, store, first)  # the store's usual SKU: not in the filter
+    problem(await pack_of(client, store, first, plain), 404, "sharecoupon.pack_not_found")
+    store.sku = other
+    wanted = await paid_order(client, store, second)
+    found = await pack_of(client, store, second, wanted)
+    assert found.status_code == 200 and found.json()["campaign_id"] == only.json()["id"]
