@@ -1,5 +1,6 @@
-"""The WeChat mini-program server API: login (``jscode2session``), the app access token and
-the buyer's phone number (``getuserphonenumber``).
+"""The WeChat mini-program server API: login (``jscode2session``), the app access token, the
+buyer's phone number (``getuserphonenumber``) and subscribe messages
+(``cgi-bin/message/subscribe/send``).
 
 WeChat answers HTTP 200 with ``errcode``/``errmsg`` in the body when something is wrong, and
 ``jscode2session`` even says ``text/plain``; every body is read as JSON whatever its type.
@@ -11,10 +12,15 @@ Errors become problems with stable codes:
 - ``wechat.invalid_credentials`` (409): WeChat rejected the store's AppID or AppSecret;
 - ``wechat.unavailable`` (502): system busy (-1), timeouts, network errors, anything else.
 
-Only the login and phone routes call this, while the buyer waits; hooks never do. A
-``WeChat`` lives for one request (``async with WeChat.of(runtime) as wx``); its calls share one
-connection. The access token is cached per AppID (and AppSecret) until five minutes before it
-expires: in Redis when there is one, so every worker shares it, else in the process.
+The login and phone routes call this while the buyer waits, and the notification sender
+from its job; hooks never do. A ``WeChat`` lives for one request or job (``async with
+WeChat.of(runtime) as wx``); its calls share one connection. The access token is cached per
+AppID (and AppSecret) until five minutes before it expires: in Redis when there is one, so
+every worker shares it, else in the process. A call WeChat refuses for its token (40001,
+42001) fetches a fresh one and is made once more.
+
+``subscribe_send`` does not turn WeChat's answer into a problem: the sender decides what each
+code means for the notice (``SendResult``).
 """
 
 from __future__ import annotations
@@ -59,6 +65,13 @@ class PhoneInfo(msgspec.Struct, frozen=True, kw_only=True):
     phone_number: str  # with the country code, as WeChat gives it
     pure_phone_number: str  # without it
     country_code: str
+
+
+class SendResult(msgspec.Struct, frozen=True, kw_only=True):
+    """WeChat's answer to one subscribe message: ``errcode`` 0 is delivered."""
+
+    errcode: int
+    errmsg: str = ""
 
 
 class WeChatError(AppError):
@@ -120,6 +133,14 @@ def unavailable(reason: str) -> WeChatError:
     return WeChatError(
         f"WeChat is unavailable ({reason})", code="wechat.unavailable", status=502, errcode=None
     )
+
+
+def _errcode(data: dict[str, Any]) -> int:
+    """WeChat's errcode in an answer: 0 when absent, -1 when it is not a number."""
+    errcode = data.get("errcode", 0)
+    if errcode is None:
+        return 0
+    return errcode if isinstance(errcode, int) and not isinstance(errcode, bool) else -1
 
 
 # ---- the access token cache ------------------------------------------------------------
@@ -191,9 +212,10 @@ class WeChat:
     ) -> None:
         await self._http.aclose()
 
-    async def _call(
-        self, api: str, method: str, path: str, params: dict[str, str], body: Any = None
+    async def _request(
+        self, method: str, path: str, params: dict[str, str], body: Any = None
     ) -> dict[str, Any]:
+        """WeChat's JSON answer, whatever its errcode; transport trouble is ``unavailable``."""
         try:
             response = await self._http.request(
                 method,
@@ -214,10 +236,15 @@ class WeChat:
             raise unavailable("malformed response") from None
         if not isinstance(data, dict):
             raise unavailable("malformed response")
-        errcode = data.get("errcode", 0)
-        if errcode not in (0, None):
-            code = errcode if isinstance(errcode, int) else -1
-            raise error_for(code, str(data.get("errmsg", "")), api)
+        return data
+
+    async def _call(
+        self, api: str, method: str, path: str, params: dict[str, str], body: Any = None
+    ) -> dict[str, Any]:
+        data = await self._request(method, path, params, body)
+        errcode = _errcode(data)
+        if errcode:
+            raise error_for(errcode, str(data.get("errmsg", "")), api)
         return data
 
     async def jscode2session(self, appid: str, secret: str, js_code: str) -> WxSession:
@@ -285,30 +312,59 @@ class WeChat:
             await self.redis.delete(key)
         _LOCAL.tokens.pop(self._local_prefix + key, None)
 
-    async def phone_number(self, appid: str, secret: str, code: str) -> PhoneInfo:
-        """The phone number behind a ``getPhoneNumber`` button code (one use)."""
+    async def _with_token(self, appid: str, secret: str, path: str, body: Any) -> dict[str, Any]:
+        """POST ``body`` to ``path`` with the app's access token; WeChat's answer. A token
+        WeChat refuses (revoked because another server fetched a newer one, or expired
+        early) is dropped from the cache and the call is made once more with a fresh one."""
         for attempt in range(2):
             token = await self.access_token(appid, secret, fresh=attempt > 0)
-            try:
-                data = await self._call(
-                    "getuserphonenumber",
-                    "POST",
-                    "/wxa/business/getuserphonenumber",
-                    {"access_token": token},
-                    {"code": code},
-                )
-            except WeChatError as exc:
-                if exc.errcode in BAD_TOKEN and attempt == 0:
-                    # Revoked or expired early (another server fetched a new one): once more.
-                    await self.forget_token(appid, secret)
-                    continue
-                raise
-            info = data.get("phone_info")
-            if not isinstance(info, dict) or not isinstance(info.get("purePhoneNumber"), str):
-                raise unavailable("no phone_info in the response")
-            return PhoneInfo(
-                phone_number=str(info.get("phoneNumber", "")),
-                pure_phone_number=info["purePhoneNumber"],
-                country_code=str(info.get("countryCode", "")),
-            )
+            data = await self._request("POST", path, {"access_token": token}, body)
+            if _errcode(data) in BAD_TOKEN and attempt == 0:
+                await self.forget_token(appid, secret)
+                continue
+            return data
         raise unavailable("the access token was refused twice")
+
+    async def phone_number(self, appid: str, secret: str, code: str) -> PhoneInfo:
+        """The phone number behind a ``getPhoneNumber`` button code (one use)."""
+        data = await self._with_token(
+            appid, secret, "/wxa/business/getuserphonenumber", {"code": code}
+        )
+        errcode = _errcode(data)
+        if errcode:
+            raise error_for(errcode, str(data.get("errmsg", "")), "getuserphonenumber")
+        info = data.get("phone_info")
+        if not isinstance(info, dict) or not isinstance(info.get("purePhoneNumber"), str):
+            raise unavailable("no phone_info in the response")
+        return PhoneInfo(
+            phone_number=str(info.get("phoneNumber", "")),
+            pure_phone_number=info["purePhoneNumber"],
+            country_code=str(info.get("countryCode", "")),
+        )
+
+    async def subscribe_send(
+        self,
+        appid: str,
+        secret: str,
+        *,
+        touser: str,
+        template_id: str,
+        data: dict[str, dict[str, str]],
+        page: str = "",
+        miniprogram_state: str = "formal",
+        lang: str = "zh_CN",
+    ) -> SendResult:
+        """Send one subscribe message to ``touser`` (an openid of this app). Raises only when
+        WeChat cannot be asked (``unavailable``) or refuses the store's credentials; every
+        answer about the message itself comes back as a ``SendResult``."""
+        body: dict[str, Any] = {
+            "touser": touser,
+            "template_id": template_id,
+            "data": data,
+            "miniprogram_state": miniprogram_state,
+            "lang": lang,
+        }
+        if page:
+            body["page"] = page
+        answer = await self._with_token(appid, secret, "/cgi-bin/message/subscribe/send", body)
+        return SendResult(errcode=_errcode(answer), errmsg=str(answer.get("errmsg", "")))

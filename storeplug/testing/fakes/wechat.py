@@ -15,6 +15,14 @@ WeChat's semantics, as the real server has them:
 - ``POST /wxa/business/getuserphonenumber?access_token=`` with ``{"code": ...}`` →
   ``{errcode: 0, errmsg: "ok", phone_info: {...}}``; 41001 without a token, 40001 for an
   unknown or revoked one, 42001 for an expired one, 40029 for an unknown or used code.
+- ``POST /cgi-bin/message/subscribe/send?access_token=`` with ``{touser, template_id, page?,
+  data, miniprogram_state?, lang?}`` → ``{errcode: 0, errmsg: "ok"}``; the same token errors;
+  40003 for an openid this app never saw, 40037 for a template the app does not have, 47003
+  when a key of the template is missing, empty, or does not fit its type (``thing`` ≤ 20
+  characters, ``character_string`` ≤ 32 letters/digits/symbols, ...: ``VALUE_RULES``), 41030
+  for a page the app does not have (when the app lists its pages), 43101 when the user holds
+  no subscription for the template (one-time ones are used up by each message), 45009 past
+  the app's daily quota.
 
 How a test uses it (each test registers its own app, so tests never share state)::
 
@@ -29,11 +37,16 @@ How a test uses it (each test registers its own app, so tests never share state)
 ``app.login_code(openid)`` registers a one-time ``wx.login`` code, ``app.phone_code(phone)``
 a ``getPhoneNumber`` code, ``app.minute_quota = n`` a rate limit, ``app.fail_next(-1)`` an
 injected error, and ``fake_wechat.revoke_tokens(appid)`` makes WeChat refuse the issued
-access tokens (as when another server fetched a newer one).
+access tokens (as when another server fetched a newer one). For subscribe messages,
+``app.add_template(["thing1", "time2"])`` creates a template and returns its id,
+``app.subscribe(openid, template_id)`` is the user tapping "allow" (``always=True`` for a
+long-term template), ``app.fail_next_send(45009)`` injects an answer to the next send, and
+``app.messages`` holds every message delivered.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -56,6 +69,57 @@ class FakeLogin:
 
 
 @dataclass
+class FakeMessage:
+    touser: str
+    template_id: str
+    page: str
+    data: dict[str, str]  # key -> value
+    miniprogram_state: str
+    lang: str
+
+
+def _units(text: str) -> int:
+    return sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
+
+
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff"
+_SYMBOLS = r"!-/:-@\[-`{-~"
+# What WeChat accepts per keyword type (its documented limits), by the key's prefix.
+VALUE_RULES: dict[str, Any] = {
+    "thing": lambda v: _units(v) <= 20,
+    "short_thing": lambda v: _units(v) <= 5,
+    "character_string": lambda v: re.fullmatch(rf"[0-9A-Za-z{_SYMBOLS}]{{1,32}}", v),
+    "number": lambda v: re.fullmatch(r"[0-9]+(\.[0-9]+)?", v) and len(v) <= 32,
+    "letter": lambda v: re.fullmatch(r"[A-Za-z]{1,32}", v),
+    "symbol": lambda v: re.fullmatch(rf"[{_SYMBOLS}]{{1,5}}", v),
+    "amount": lambda v: re.fullmatch(r"[¥￥$€]?-?[0-9]{1,10}(\.[0-9]{1,2})?元?", v),
+    "time": lambda v: re.fullmatch(
+        r"([0-9]{4}年[0-9]{1,2}月[0-9]{1,2}日 ?)?[0-9]{1,2}:[0-9]{2}(:[0-9]{2})?"
+        r"(~.+)?|[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}(:[0-9]{2})?",
+        v,
+    ),
+    "date": lambda v: re.fullmatch(
+        r"[0-9]{4}年[0-9]{1,2}月[0-9]{1,2}日( [0-9]{1,2}:[0-9]{2})?(~.+)?"
+        r"|[0-9]{4}-[0-9]{2}-[0-9]{2}",
+        v,
+    ),
+    "phone_number": lambda v: re.fullmatch(r"[0-9+\-() ]{1,17}", v),
+    "car_number": lambda v: len(v) <= 8,
+    "name": lambda v: (
+        _units(v) <= 10 if re.search(rf"[{_CJK}]", v) else re.fullmatch(r"[A-Za-z .·-]{1,20}", v)
+    ),
+    "phrase": lambda v: re.fullmatch(rf"[{_CJK}]{{1,5}}", v),
+}
+_KEY = re.compile(r"^([a-z_]+?)([0-9]+)$")
+
+
+def value_fits(key: str, value: str) -> bool:
+    match = _KEY.match(key)
+    rule = VALUE_RULES.get(match.group(1)) if match else None
+    return bool(rule(value)) if rule is not None else bool(value)
+
+
+@dataclass
 class FakeApp:
     """A mini-program registered with the fake: its credentials, codes and counters."""
 
@@ -69,6 +133,16 @@ class FakeApp:
     token_requests: int = 0
     login_requests: int = 0
     _window: tuple[int, int] = (0, 0)  # (minute, calls in it)
+    # Subscribe messages: template id -> its keys; (openid, template) -> one-time messages left;
+    # the long-term subscriptions; the app's pages (None: any page); what was delivered.
+    templates: dict[str, list[str]] = field(default_factory=dict)
+    quota: dict[tuple[str, str], int] = field(default_factory=dict)
+    always: set[tuple[str, str]] = field(default_factory=set)
+    pages: set[str] | None = None
+    daily_quota: int | None = None
+    send_errors: list[int] = field(default_factory=list)
+    send_requests: int = 0
+    messages: list[FakeMessage] = field(default_factory=list)
 
     def login_code(self, openid: str | None = None, unionid: str | None = None) -> str:
         """A fresh ``wx.login`` code for ``openid`` (a new user's when None)."""
@@ -91,6 +165,26 @@ class FakeApp:
     def fail_next(self, errcode: int) -> None:
         """The next call for this app answers ``errcode`` (e.g. -1, system busy)."""
         self.injected.append(errcode)
+
+    def add_template(self, keys: list[str]) -> str:
+        """A subscribe-message template of this app with these keys; its id."""
+        template_id = secrets.token_urlsafe(32)
+        self.templates[template_id] = list(keys)
+        return template_id
+
+    def subscribe(self, openid: str, template_id: str, *, always: bool = False) -> None:
+        """The user allowed one message of ``template_id`` (or, long-term, all of them)."""
+        if always:
+            self.always.add((openid, template_id))
+        else:
+            self.quota[(openid, template_id)] = self.quota.get((openid, template_id), 0) + 1
+
+    def fail_next_send(self, errcode: int) -> None:
+        """The next subscribe/send answers ``errcode`` (-1 busy, 45009 quota, ...)."""
+        self.send_errors.append(errcode)
+
+    def known_openids(self) -> set[str]:
+        return {login.openid for login in self.codes.values()}
 
     def _over_quota(self) -> bool:
         if self.minute_quota is None:
@@ -193,16 +287,10 @@ class FakeWeChat:
 
         @post("/wxa/business/getuserphonenumber", status_code=200)
         async def phone(request: Request[Any, Any, Any]) -> Response[bytes]:
-            access_token = request.query_params.get("access_token", "")
-            if not access_token:
-                return _err(41001, "access_token missing")
-            held = fake.tokens.get(access_token)
-            if held is None:
-                return _err(40001, "invalid credential, access_token is invalid or not latest")
-            appid, expiry = held
-            if expiry <= time.time():
-                return _err(42001, "access_token expired")
-            app = fake.apps[appid]
+            app = fake._token_owner(request.query_params.get("access_token", ""))
+            if isinstance(app, Response):
+                return app
+            appid = app.appid
             if app.injected:
                 return _err(app.injected.pop(0), "system error")
             try:
@@ -226,7 +314,85 @@ class FakeWeChat:
                 }
             )
 
-        return Litestar([jscode2session, token, phone], openapi_config=None, debug=False)
+        @post("/cgi-bin/message/subscribe/send", status_code=200)
+        async def subscribe_send(request: Request[Any, Any, Any]) -> Response[bytes]:
+            found = fake._token_owner(request.query_params.get("access_token", ""))
+            if isinstance(found, Response):
+                return found
+            found.send_requests += 1
+            if found.send_errors:
+                errcode = found.send_errors.pop(0)
+                return _err(errcode, "system error" if errcode == -1 else "injected")
+            try:
+                body = msgspec.json.decode(await request.body())
+            except msgspec.DecodeError:
+                return _err(47001, "data format error")
+            if not isinstance(body, dict):
+                return _err(47001, "data format error")
+            return fake._send(found, body)
+
+        return Litestar(
+            [jscode2session, token, phone, subscribe_send], openapi_config=None, debug=False
+        )
+
+    def _token_owner(self, access_token: str) -> FakeApp | Response[bytes]:
+        if not access_token:
+            return _err(41001, "access_token missing")
+        held = self.tokens.get(access_token)
+        if held is None:
+            return _err(40001, "invalid credential, access_token is invalid or not latest")
+        appid, expiry = held
+        if expiry <= time.time():
+            return _err(42001, "access_token expired")
+        return self.apps[appid]
+
+    def _send(self, app: FakeApp, body: dict[str, Any]) -> Response[bytes]:
+        touser, template_id = body.get("touser"), body.get("template_id")
+        if not isinstance(touser, str) or touser not in app.known_openids():
+            return _err(40003, "invalid openid")
+        if not isinstance(template_id, str) or template_id not in app.templates:
+            return _err(40037, "invalid template_id")
+        data = body.get("data")
+        if not isinstance(data, dict):
+            return _err(47003, "argument invalid! data is empty")
+        values: dict[str, str] = {}
+        for key in app.templates[template_id]:
+            item = data.get(key)
+            value = item.get("value") if isinstance(item, dict) else None
+            if not isinstance(value, str) or not value:
+                return _err(47003, f"argument invalid! data.{key}.value is empty")
+            if not value_fits(key, value):
+                return _err(47003, f"argument invalid! data.{key}.value invalid")
+            values[key] = value
+        page = body.get("page", "")
+        if not isinstance(page, str) or (
+            page and app.pages is not None and page.split("?", 1)[0] not in app.pages
+        ):
+            return _err(41030, "invalid page")
+        state = body.get("miniprogram_state", "formal")
+        lang = body.get("lang", "zh_CN")
+        if state not in ("developer", "trial", "formal"):
+            return _err(47003, "argument invalid! miniprogram_state invalid")
+        if lang not in ("zh_CN", "en_US", "zh_HK", "zh_TW"):
+            return _err(47003, "argument invalid! lang invalid")
+        if app.daily_quota is not None and len(app.messages) >= app.daily_quota:
+            return _err(45009, "reach max api daily quota limit")
+        held = (touser, template_id)
+        if held not in app.always:
+            if app.quota.get(held, 0) <= 0:
+                return _err(43101, "user refuse to accept the msg")
+            app.quota[held] -= 1
+        app.messages.append(
+            FakeMessage(
+                touser=touser,
+                template_id=template_id,
+                page=page,
+                data=values,
+                miniprogram_state=str(state),
+                lang=str(lang),
+            )
+        )
+        return _body({"errcode": 0, "errmsg": "ok"})
 
 
 # ---- helpers for tests that need a signed-in member ---------------------------------------
