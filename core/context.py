@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 # Imported at run time: litestar resolves these annotations when a handler asks for a context.
 from core.jobs import JobQueue
+from core.notifications.events import EventCatalog
 from core.plugins import TenantHooks
 
 
@@ -87,6 +88,8 @@ class TenantContext:
     hooks: TenantHooks
     queue: JobQueue
     principal: Principal | None = None
+    # Every declared notification event (``core.notifications.service.notify`` checks them).
+    notification_events: EventCatalog = field(default_factory=EventCatalog)
     extras: dict[str, Any] = field(default_factory=dict)
     _after_commit: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 

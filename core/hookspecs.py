@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from core.context import TenantContext, TenantInfo
     from core.jobs import CronSpec, JobSpec
     from core.members.models import Member
+    from core.notifications.events import NotificationEvent
     from core.orders.models import Order
     from core.payments.models import Payment, Refund
     from core.payments.providers import PaymentProvider
@@ -92,6 +93,15 @@ def console_nav(tenant: TenantInfo) -> list[NavItem]:
     disabled plugin's entries are not shown; sync and pure. The pages themselves come from
     ``register_routes("console")``. The core's and the vendor side's entries come this way
     too."""
+
+
+@hookspec
+def register_notification_events() -> list[NotificationEvent]:
+    """Notices this plugin can send to a buyer (``core.notifications.events.NotificationEvent``):
+    each a name ``<plugin>.<what>``, a title, the fields it offers and a default page. The
+    merchant maps each to a WeChat template; the plugin records one with
+    ``core.notifications.service.notify(ctx, name, member_id=..., values={...})`` in the
+    transaction of the change. Called once at start-up; a name declared twice stops it."""
 
 
 # ---- catalog ---------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from core.catalog import models as _catalog  # noqa: E402,F401
 from core.coupons import models as _coupons  # noqa: E402,F401
 from core.inventory import models as _inventory  # noqa: E402,F401
 from core.members import models as _members  # noqa: E402,F401
+from core.notifications import models as _notifications  # noqa: E402,F401
 from core.orders import models as _orders  # noqa: E402,F401
 from core.payments import models as _payments  # noqa: E402,F401
 from core.store import models as _store  # noqa: E402,F401

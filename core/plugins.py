@@ -40,6 +40,7 @@ CORE_MODULES: tuple[str, ...] = (
     "core.analytics.defaults",
     "core.console.defaults",
     "core.campaigns.defaults",
+    "core.notifications.defaults",
 )
 
 

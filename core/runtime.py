@@ -17,6 +17,7 @@ from core.auth import StaffAuthenticator
 from core.context import Principal, TenantContext, TenantInfo
 from core.db import Database, create_engine
 from core.jobs import CronSpec, JobQueue, JobSpec, build_queue
+from core.notifications.events import EventCatalog, build_catalog
 from core.payments.providers import PaymentProvider, index_providers
 from core.plugins import PluginRegistry
 from core.ratelimit import FailureCounter
@@ -39,6 +40,8 @@ class Runtime:
     authenticate: StaffAuthenticator
     # Storefront traffic not yet written (``core.analytics.events``); flushed in the background.
     events: EventBuffer
+    # Every notification event the core and the plugins declare.
+    notification_events: EventCatalog
     # Set right after construction: job functions receive the runtime as their context.
     jobs: JobQueue = field(init=False)
 
@@ -76,6 +79,7 @@ class Runtime:
                     for source in batch
                 }
             ),
+            notification_events=build_catalog(plugins.pm),
         )
         runtime.jobs = build_queue(settings.redis_url or None, specs, crons, runtime)
         return runtime
@@ -104,6 +108,7 @@ class Runtime:
                 hooks=self.plugins.hooks_for(tenant.enabled_plugins),
                 queue=self.jobs,
                 principal=principal,
+                notification_events=self.notification_events,
             )
             yield ctx
         for callback in ctx._after_commit:

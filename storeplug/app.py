@@ -41,6 +41,7 @@ from core.errors import EXCEPTION_HANDLERS, problem_response
 from core.inventory import api as inventory_api
 from core.members import api as members_api
 from core.middleware import configure_logging, request_id_middleware
+from core.notifications import api as notifications_api
 from core.orders import api as orders_api
 from core.payments import api as payments_api
 from core.payments import refund_api
@@ -64,6 +65,7 @@ DOMAINS = (
     refund_api,
     analytics_api,
     campaigns_api,
+    notifications_api,
 )
 
 # Console pages of the core and the vendor side (each module's ``CONSOLE_ROUTES``).

@@ -18,6 +18,7 @@ from storeplug.testing import Merchant, Shopper, make_member, onboard
 from tests.commerce.payments_support import pay, use_sandbox
 from tests.flashsale.support import walkable_activity
 from tests.groupbuy.views_support import walkable_groupbuy
+from tests.notifications.support import walkable_notification
 from tests.pickup.support import point_body, walkable_point
 from tests.points.support import walkable_catalog_item
 from tests.sharecoupon.support import walkable_sharecoupon
@@ -66,7 +67,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "pack_size": 1,
     },
 }
-NOT_IDS = {"name", "segment", "table"}  # a plugin, an RFM segment, an export: not rows
+# A plugin, an RFM segment, an export, a notification event's name: not rows.
+NOT_IDS = {"name", "segment", "table", "event"}
 MEMBER_OWNED = {"line_id", "address_id", "order_id", "refund_id"}
 
 
@@ -180,6 +182,9 @@ async def stock_shop(client: httpx.AsyncClient, rt: Runtime) -> Shop:
                 f"{who}.refund_id": refund_id,
             }
         )
+    shop.ids["notification_id"] = await walkable_notification(
+        rt, shop.merchant, shop.members["x"].id
+    )
     return shop
 
 

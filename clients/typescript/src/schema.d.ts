@@ -469,6 +469,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/store/{tenant_slug}/v1/me/subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** MySubscriptions */
+        get: operations["StoreTenantSlugV1MeSubscriptionsMySubscriptions"];
+        put?: never;
+        /** Subscribe */
+        post: operations["StoreTenantSlugV1MeSubscriptionsSubscribe"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/store/{tenant_slug}/v1/notifications/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** StoreTemplates */
+        get: operations["StoreTenantSlugV1NotificationsTemplatesStoreTemplates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/store/{tenant_slug}/v1/orders": {
         parameters: {
             query?: never;
@@ -1704,6 +1739,34 @@ export interface components {
             next_cursor: string | null;
             /** Format: date-time */
             server_time: string;
+        };
+        /** StoreTemplateOut */
+        StoreTemplateOut: {
+            event: string;
+            kind: string;
+            template_id: string;
+            title: string;
+        };
+        /** SubscribeIn */
+        SubscribeIn: {
+            results: {
+                [key: string]: string;
+            };
+        };
+        /** SubscriptionOut */
+        SubscriptionOut: {
+            always: boolean;
+            events: string[];
+            last_result: string;
+            remaining: number;
+            template_id: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /** SubscriptionsOut */
+        SubscriptionsOut: {
+            ignored: string[];
+            items: components["schemas"]["SubscriptionOut"][];
         };
         /** TeamPerson */
         TeamPerson: {
@@ -2988,6 +3051,105 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MemberOut"];
+                };
+            };
+            /** @description A problem (RFC 9457): `code` is stable, `errors` names bad fields */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    StoreTenantSlugV1MeSubscriptionsMySubscriptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant_slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionsOut"];
+                };
+            };
+            /** @description A problem (RFC 9457): `code` is stable, `errors` names bad fields */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    StoreTenantSlugV1MeSubscriptionsSubscribe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant_slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SubscribeIn"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionsOut"];
+                };
+            };
+            /** @description A problem (RFC 9457): `code` is stable, `errors` names bad fields */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    StoreTenantSlugV1NotificationsTemplatesStoreTemplates: {
+        parameters: {
+            query?: {
+                events?: string | null;
+            };
+            header?: never;
+            path: {
+                tenant_slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoreTemplateOut"][];
                 };
             };
             /** @description A problem (RFC 9457): `code` is stable, `errors` names bad fields */

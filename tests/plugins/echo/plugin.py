@@ -28,10 +28,14 @@ from core.console.i18n import N_
 from core.console.schemas import NavItem
 from core.console.web import page
 from core.context import TenantContext, TenantInfo
+from core.db import utcnow
+from core.errors import AppError
 from core.hookspecs import hookimpl
 from core.idempotency import HEADER, run_idempotent
 from core.jobs import JobSpec
 from core.members.models import Member
+from core.notifications.events import EventField, NotificationEvent
+from core.notifications.service import notify
 from core.orders.models import Order
 from core.payments.models import Refund
 from core.plugins import PluginMeta
@@ -102,6 +106,49 @@ async def count_charges(ctx: Ctx) -> dict[str, int]:
     return {"total_charges": total or 0}
 
 
+class GreetIn(msgspec.Struct, forbid_unknown_fields=True):
+    member_id: str
+    name: str = "拿铁"
+    amount: int = 1250
+    fail: bool = False  # raise after the notice is recorded: the transaction rolls back
+    key: str | None = None
+
+
+GREETED = NotificationEvent(
+    name="echo.greeted",
+    title="问候",
+    description="The merchant greeted a member (a test event).",
+    fields=(
+        EventField("name", "商品", example="拿铁咖啡"),
+        EventField("amount", "金额", kind="amount", example="¥12.50"),
+        EventField("code", "编号", kind="code", example="E123"),
+        EventField("at", "时间", kind="datetime", example="2026年11月23日 14:30"),
+    ),
+    page="pages/echo/index?code={code}",
+)
+
+
+@post("/echo/greetings", status_code=201)
+async def greet(ctx: Ctx, data: JSONBody[GreetIn]) -> dict[str, str | None]:
+    """Record one ``echo.greeted`` notice to a member, in the request's transaction."""
+    row = await notify(
+        ctx,
+        "echo.greeted",
+        member_id=data.member_id,
+        values={"name": data.name, "amount": data.amount, "code": "E123", "at": utcnow()},
+        ref="greeting",
+        key=data.key,
+    )
+    if data.fail:
+        raise AppError("asked to fail after recording", code="echo.failed", status=409)
+    return {"id": row.id if row is not None else None}
+
+
+@hookimpl
+def register_notification_events() -> list[NotificationEvent]:
+    return [GREETED]
+
+
 async def record(ctx: Any, tenant_id: str, note: str) -> None:
     EVENTS.append(("job", tenant_id, note))
 
@@ -118,9 +165,11 @@ async def echo_page(request: Request[Any, Any, Any], tenant: Tenant, ctx: Ctx) -
 
 @hookimpl
 def register_routes(surface: str) -> list[Any]:
-    return {"store": [hello], "merchant": [charge, count_charges], "console": [echo_page]}.get(
-        surface, []
-    )
+    return {
+        "store": [hello],
+        "merchant": [charge, count_charges, greet],
+        "console": [echo_page],
+    }.get(surface, [])
 
 
 # A greeting that breaks the plugin's menu entries, so every page of the store's console,
