@@ -10,7 +10,9 @@
   minus the chosen delivery's fee in the fees stage;
 - ``order_before_place`` locks the coupon the order used (one conditional UPDATE: two orders
   racing for one coupon, one wins and the other is refused with 409 ``coupon.unavailable``);
-- ``order_paid`` marks it used, ``order_cancelled`` and ``order_refunded`` give it back.
+- ``order_paid`` marks it used, ``order_cancelled`` and ``order_refunded`` give it back;
+- the hourly ``coupons.expiring_notices`` tells members of a coupon about to end
+  (``core.coupons.notices``).
 
 The math is in ``core.coupons.pricing``, the database work in ``core.coupons.service``.
 """
@@ -19,8 +21,10 @@ from __future__ import annotations
 
 from core.commerce import Adjustment, CartView, LineProblem, PricingLine
 from core.context import TenantContext
-from core.coupons import pricing, service
+from core.coupons import notices, pricing, service
 from core.hookspecs import hookimpl
+from core.jobs import CronSpec, JobSpec
+from core.notifications.events import NotificationEvent
 from core.orders.models import Order
 
 
@@ -72,3 +76,18 @@ async def order_cancelled(ctx: TenantContext, order: Order, reason: str) -> None
 @hookimpl
 async def order_refunded(ctx: TenantContext, order: Order) -> None:
     await service.give_back(ctx, order.id)
+
+
+@hookimpl
+def register_notification_events() -> list[NotificationEvent]:
+    return [notices.EXPIRING]
+
+
+@hookimpl
+def register_jobs() -> list[JobSpec]:
+    return [JobSpec(name=notices.JOB, function=notices.expiring_notices, retries=0, timeout_s=600)]
+
+
+@hookimpl
+def register_cron() -> list[CronSpec]:
+    return [CronSpec(job=notices.JOB, cron="23 * * * *")]

@@ -58,6 +58,8 @@ class MemberCoupon(TenantScoped, Base):
         Index("ix_member_coupons_tenant_member_status", "tenant_id", "member_id", "status"),
         Index("ix_member_coupons_tenant_template_member", "tenant_id", "template_id", "member_id"),
         Index("ix_member_coupons_tenant_order", "tenant_id", "order_id"),
+        # Coupons about to end, for the expiry notices.
+        Index("ix_member_coupons_tenant_status_until", "tenant_id", "status", "valid_until"),
     )
 
     template_id: Mapped[str] = mapped_column(String(ID_LENGTH))

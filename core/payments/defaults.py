@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from core.hookspecs import hookimpl
 from core.jobs import CronSpec, JobSpec
+from core.notifications.events import NotificationEvent
 from core.payments import jobs as payment_jobs
-from core.payments import refund_jobs
+from core.payments import notices, refund_jobs
 from core.payments.providers import PaymentProvider
 from core.payments.sandbox import SandboxProvider
 from core.payments.wechatpay_provider import WeChatPayProvider
@@ -26,3 +27,8 @@ def register_jobs() -> list[JobSpec]:
 @hookimpl
 def register_cron() -> list[CronSpec]:
     return [*payment_jobs.CRONS, *refund_jobs.CRONS]
+
+
+@hookimpl
+def register_notification_events() -> list[NotificationEvent]:
+    return notices.EVENTS

@@ -22,6 +22,7 @@ from core.db import utcnow
 from core.errors import AppError, Conflict
 from core.orders.models import Order, OrderLine
 from core.orders.service import actor_of, get_order
+from core.payments import notices
 from core.payments import refund_holds as holds
 from core.payments import refund_rules as rules
 from core.payments import refund_schemas as s
@@ -323,6 +324,7 @@ async def reject(ctx: TenantContext, refund_id: str, data: s.RejectIn) -> s.Merc
         reject_reason=holds.clip(data.reason, 200),
     )
     await holds.release(ctx, moved)
+    await notices.notify_refused(ctx, moved)
     return merchant_refund_out(moved)
 
 

@@ -10,9 +10,9 @@
 - ``groupbuy.sweep``: every minute, for every tenant with the plugin on, the fallback for
   both: teams past their expiry still forming, and teams closed over two minutes ago with
   orders not settled.
-- ``groupbuy.notify(tenant_id, team_id, event)``: the success or failure notice to each
-  member. The core has no message sender yet, so the notice is logged; a sender plugs in
-  here.
+
+The success notice to each paid member is recorded when the team succeeds, the failure notice
+when each member's place is settled and refunded (``plugins.groupbuy.notices``).
 """
 
 from __future__ import annotations
@@ -53,29 +53,6 @@ async def settle_team(rt: Runtime, tenant_id: str, team_id: str) -> int:
     if tenant is None:
         return 0
     return await teams.settle_team(rt, tenant, team_id)
-
-
-async def notify(rt: Runtime, tenant_id: str, team_id: str, event: str) -> int:
-    tenant = await rt.tenants.by_id(tenant_id)
-    if tenant is None:
-        return 0
-    async with rt.db.read_session() as session:
-        await rt.db.enter_tenant(session, tenant.id)
-        members = list(
-            (
-                await session.scalars(
-                    select(GroupMember.member_id).where(
-                        GroupMember.team_id == team_id,
-                        GroupMember.status.in_(("paid", "failed")),
-                    )
-                )
-            ).all()
-        )
-    for member_id in members:
-        log.info(
-            "groupbuy: team %s %s, notice to member %s of %s", team_id, event, member_id, tenant_id
-        )
-    return len(members)
 
 
 async def sweep_tenant(rt: Runtime, tenant: TenantInfo) -> int:
@@ -139,7 +116,6 @@ def job_specs() -> list[JobSpec]:
     return [
         JobSpec(name=teams.EXPIRE_JOB, function=expire_team),
         JobSpec(name=teams.SETTLE_JOB, function=settle_team, timeout_s=300, retry_delay_s=10),
-        JobSpec(name=teams.NOTIFY_JOB, function=notify),
         JobSpec(name=SWEEP_JOB, function=sweep, retries=0, timeout_s=300),
     ]
 

@@ -18,10 +18,11 @@ from core.commerce import Adjustment, CartView, CatalogView, Decoration, LinePro
 from core.context import TenantContext
 from core.hookspecs import hookimpl
 from core.jobs import CronSpec, JobSpec
+from core.notifications.events import NotificationEvent
 from core.orders.models import Order
 from core.payments.models import Refund
 from core.plugins import PluginMeta
-from plugins.groupbuy import api, hooks, jobs, storefront, teams
+from plugins.groupbuy import api, hooks, jobs, notices, storefront, teams
 from plugins.groupbuy.models import GroupActivity, GroupItem, GroupMember, GroupTeam
 from plugins.groupbuy.schemas import GroupBuySettings
 
@@ -46,6 +47,11 @@ def register_routes(surface: str) -> list[Any]:
 @hookimpl
 def register_jobs() -> list[JobSpec]:
     return jobs.job_specs()
+
+
+@hookimpl
+def register_notification_events() -> list[NotificationEvent]:
+    return notices.EVENTS
 
 
 @hookimpl

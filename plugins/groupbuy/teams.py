@@ -30,7 +30,7 @@ from core.payments.models import Refund
 from core.payments.refund_holds import lock_order
 from core.payments.refunds import refund_order
 from core.runtime import Runtime
-from plugins.groupbuy import errors
+from plugins.groupbuy import errors, notices
 from plugins.groupbuy.models import IN_TEAM, OPEN_TEAM, GroupActivity, GroupMember, GroupTeam
 from plugins.groupbuy.rules import HOLDER, PLUGIN
 
@@ -38,8 +38,8 @@ log = logging.getLogger("storeplug.groupbuy")
 ACTOR = f"plugin:{PLUGIN}"
 EXPIRE_JOB = "groupbuy.expire_team"
 SETTLE_JOB = "groupbuy.settle_team"
-NOTIFY_JOB = "groupbuy.notify"
 FAILED_REASON = "拼团未成功，已退款"
+CLOSED_REASON = "拼团已结束，已退款"  # paid after the team had closed
 
 
 class SettleIncomplete(RuntimeError):
@@ -204,8 +204,8 @@ async def member_paid(ctx: TenantContext, order: Order) -> None:
         )
         return
     if team.status != "forming":
-        place.status, place.open_activity, place.closed_at = "failed", None, now
-        await refund_order(ctx, order, reason=FAILED_REASON, actor=ACTOR)
+        reason = FAILED_REASON if team.status == "failed" else CLOSED_REASON
+        await _refund_place(ctx, team, place, order, reason, ACTOR)
         return
     team.paid += 1
     place.status, place.paid_at = "paid", now
@@ -270,7 +270,7 @@ async def succeed(ctx: TenantContext, team: GroupTeam, placeholders: int = 0) ->
         order = await ctx.session.get(Order, (ctx.tenant_id, place.order_id))
         if order is not None:
             await release_fulfillment(ctx, order, HOLDER)
-    await _notify(ctx, team, "succeeded")
+            await notices.notify_succeeded(ctx, team, order)
     if placeholders:
         await _settle_later(ctx, team)
 
@@ -290,8 +290,7 @@ async def fail(ctx: TenantContext, team: GroupTeam, reason: str) -> None:
         .values(open_activity=None)
         .execution_options(synchronize_session=False)
     )
-    await _notify(ctx, team, "failed")
-    await _settle_later(ctx, team)
+    await _settle_later(ctx, team)  # refunds each paid member and tells them
 
 
 async def close_team(ctx: TenantContext, team_id: str, *, reason: str, actor: str) -> GroupTeam:
@@ -325,16 +324,6 @@ async def _settle_later(ctx: TenantContext, team: GroupTeam) -> None:
         key=job_key(SETTLE_JOB, ctx.tenant_id, team.id),
         tenant_id=ctx.tenant_id,
         team_id=team.id,
-    )
-
-
-async def _notify(ctx: TenantContext, team: GroupTeam, event: str) -> None:
-    await ctx.jobs.enqueue(
-        NOTIFY_JOB,
-        key=job_key(NOTIFY_JOB, ctx.tenant_id, team.id, f":{event}"),
-        tenant_id=ctx.tenant_id,
-        team_id=team.id,
-        event=event,
     )
 
 
@@ -405,12 +394,21 @@ async def _settle_order(rt: Runtime, tenant: TenantInfo, order_id: str) -> int:
             await member_released(ctx, order)
             return 1
         if place.status == "paid" and team.status == "failed":
-            place.status, place.open_activity, place.closed_at = "failed", None, utcnow()
-            await refund_order(ctx, order, reason=FAILED_REASON, actor=f"job:{SETTLE_JOB}")
+            await _refund_place(ctx, team, place, order, FAILED_REASON, f"job:{SETTLE_JOB}")
             return 1
         if place.status == "held":  # cancelled meanwhile without our hook (plugin off)
             place.status, place.open_activity, place.closed_at = "released", None, utcnow()
         return 0
+
+
+async def _refund_place(
+    ctx: TenantContext, team: GroupTeam, place: GroupMember, order: Order, reason: str, actor: str
+) -> None:
+    """A paid place of a closed team: failed, refunded in full, and its member told (once:
+    the place leaves ``paid``/``held`` here, in the transaction that records the notice)."""
+    place.status, place.open_activity, place.closed_at = "failed", None, utcnow()
+    await refund_order(ctx, order, reason=reason, actor=actor)
+    await notices.notify_failed(ctx, team, order, reason)
 
 
 def _job(tenant: TenantInfo, job: str) -> Principal:

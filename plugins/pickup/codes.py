@@ -26,7 +26,7 @@ from core.db import utcnow
 from core.orders.models import Order
 from core.orders.state import transition
 from core.ratelimit import FailureCounter
-from plugins.pickup import errors
+from plugins.pickup import errors, notices
 from plugins.pickup import schemas as s
 from plugins.pickup.models import PickupOrder, PickupPoint, PickupVerification
 from plugins.pickup.service import store_point
@@ -34,7 +34,6 @@ from plugins.pickup.service import store_point
 CODE_DIGITS = 8
 ISSUE_ATTEMPTS = 5
 QR_PREFIX = "SPK1"
-NOTIFY_JOB = "pickup.notify"
 # Wrong codes allowed per staff member and per point in one window.
 STAFF_FAILURE_LIMIT = 30
 POINT_FAILURE_LIMIT = 100
@@ -47,10 +46,6 @@ class Guards:
 
     staff: FailureCounter
     point: FailureCounter
-
-
-def notify_key(tenant_id: str, pickup_id: str, kind: str) -> str:
-    return f"pickup:notify:{tenant_id}:{pickup_id}:{kind}"
 
 
 def new_code() -> str:
@@ -78,7 +73,7 @@ def code_from_qr(secret: str, tenant_id: str, payload: str) -> str | None:
 
 
 async def issue(ctx: TenantContext, pickup: PickupOrder) -> str:
-    """pending → open with a fresh code, and the pickup-ready notice queued."""
+    """pending → open with a fresh code, and the pickup-ready notice recorded."""
     now = utcnow()
     for attempt in range(ISSUE_ATTEMPTS):
         code = new_code()
@@ -97,13 +92,8 @@ async def issue(ctx: TenantContext, pickup: PickupOrder) -> str:
         for name, value in {"status": "open", "code": code, "open_code": code}.items():
             set_committed_value(pickup, name, value)
         set_committed_value(pickup, "issued_at", now)
-        await ctx.jobs.enqueue(
-            NOTIFY_JOB,
-            key=notify_key(ctx.tenant_id, pickup.id, "ready"),
-            tenant_id=ctx.tenant_id,
-            pickup_id=pickup.id,
-            kind="ready",
-        )
+        pickup.ready_notified_at = now
+        await notices.notify_ready(ctx, pickup)
         return code
     raise AssertionError("unreachable")
 

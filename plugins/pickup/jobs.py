@@ -1,12 +1,11 @@
 """The pickup plugin's jobs. Each checks the state before it acts, so a second run is harmless.
 
-- ``pickup.notify(tenant_id, pickup_id, kind)``: the pickup-ready notice (``kind="ready"``,
-  queued when the code is issued) and the unclaimed reminder (``"reminder"``). The core has
-  no message sender yet, so the notice is recorded on the pickup order and logged; a sender
-  plugs in here.
 - ``pickup.sweep``: hourly, for every tenant with the plugin on: open codes older than
-  ``remind_after_days`` get their reminder queued; older than ``expire_after_days`` the order
-  is refunded in full when ``unclaimed_action`` is ``refund`` (``keep`` leaves it waiting).
+  ``remind_after_days`` get their reminder (``pickup.reminder``, once: ``reminded_at`` is set
+  by a conditional UPDATE in the transaction that records it); older than
+  ``expire_after_days`` the order is refunded in full when ``unclaimed_action`` is ``refund``
+  (``keep`` leaves it waiting). The pickup-ready notice is recorded when the code is issued
+  (``codes.issue``).
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core.context import Principal, TenantInfo
 from core.db import utcnow
@@ -22,13 +21,12 @@ from core.jobs import CronSpec, JobSpec
 from core.orders.models import Order
 from core.payments.refunds import refund_order
 from core.runtime import Runtime
-from plugins.pickup.codes import NOTIFY_JOB, notify_key
+from plugins.pickup import notices
 from plugins.pickup.models import PickupOrder
 from plugins.pickup.service import PLUGIN, settings_of
 
 log = logging.getLogger("storeplug.pickup")
 SWEEP_JOB = "pickup.sweep"
-KINDS = {"ready": "ready_notified_at", "reminder": "reminded_at"}
 
 
 def _principal(tenant: TenantInfo, job: str) -> Principal:
@@ -39,17 +37,23 @@ async def _tenant(rt: Runtime, tenant_id: str) -> TenantInfo | None:
     return await rt.tenants.by_id(tenant_id, plugin=PLUGIN)
 
 
-async def notify(rt: Runtime, tenant_id: str, pickup_id: str, kind: str) -> bool:
-    column = KINDS.get(kind)
-    tenant = await _tenant(rt, tenant_id)
-    if column is None or tenant is None:
-        return False
-    async with rt.tenant_context(tenant, _principal(tenant, NOTIFY_JOB)) as ctx:
-        pickup = await ctx.session.get(PickupOrder, (tenant_id, pickup_id))
-        if pickup is None or pickup.status != "open" or getattr(pickup, column) is not None:
+async def _remind(rt: Runtime, tenant: TenantInfo, pickup_id: str) -> bool:
+    async with rt.tenant_context(tenant, _principal(tenant, SWEEP_JOB)) as ctx:
+        reminded = await ctx.session.scalar(
+            update(PickupOrder)
+            .where(
+                PickupOrder.id == pickup_id,
+                PickupOrder.status == "open",
+                PickupOrder.reminded_at.is_(None),
+            )
+            .values(reminded_at=utcnow())
+            .returning(PickupOrder.id)
+            .execution_options(synchronize_session=False)
+        )
+        pickup = await ctx.session.get(PickupOrder, (tenant.id, pickup_id))
+        if reminded is None or pickup is None:
             return False
-        setattr(pickup, column, utcnow())
-        log.info("pickup: %s notice for order %s of %s", kind, pickup.order_id, tenant_id)
+        await notices.notify_reminder(ctx, pickup)
     return True
 
 
@@ -88,14 +92,7 @@ async def sweep_tenant(rt: Runtime, tenant: TenantInfo) -> int:
             if settings.unclaimed_action == "refund" and expired:
                 acted += await _expire(rt, tenant, pickup_id)
             elif reminded_at is None:
-                await rt.jobs.enqueue(
-                    NOTIFY_JOB,
-                    key=notify_key(tenant.id, pickup_id, "reminder"),
-                    tenant_id=tenant.id,
-                    pickup_id=pickup_id,
-                    kind="reminder",
-                )
-                acted += 1
+                acted += await _remind(rt, tenant, pickup_id)
         except Exception:
             log.exception("pickup sweep: %s of %s failed", pickup_id, tenant.id)
     return acted
@@ -111,7 +108,6 @@ async def sweep(rt: Runtime) -> int:
 
 def job_specs() -> list[JobSpec]:
     return [
-        JobSpec(name=NOTIFY_JOB, function=notify),
         JobSpec(name=SWEEP_JOB, function=sweep, retries=0, timeout_s=300),
     ]
 

@@ -17,9 +17,10 @@ from core.commerce import Adjustment, CartView, FulfillmentOption, LineProblem, 
 from core.context import TenantContext
 from core.hookspecs import hookimpl
 from core.jobs import CronSpec, JobSpec
+from core.notifications.events import NotificationEvent
 from core.orders.models import Order
 from core.plugins import PluginMeta
-from plugins.pickup import api, hooks, jobs
+from plugins.pickup import api, hooks, jobs, notices
 from plugins.pickup.models import PickupOrder, PickupPoint, PickupSlot, PickupVerification
 from plugins.pickup.schemas import PickupSettings
 
@@ -49,6 +50,11 @@ def register_jobs() -> list[JobSpec]:
 @hookimpl
 def register_cron() -> list[CronSpec]:
     return jobs.cron_specs()
+
+
+@hookimpl
+def register_notification_events() -> list[NotificationEvent]:
+    return notices.EVENTS
 
 
 @hookimpl

@@ -2,10 +2,9 @@
 
 - ``points.expire(tenant_id)``: every lot of the tenant whose expiry has come loses what is
   left of it, one ``expire`` entry per member, under the member's lock (so an expiry and a
-  redemption never both take the same points); and every lot expiring within the notice
-  window that was not announced yet enqueues one ``points.expiring_notice``.
-- ``points.expiring_notice(tenant_id, member_id, points, expires_at)``: the "expiring soon"
-  notice. Storeplug has no message channel yet, so it is logged; a channel plugs in here.
+  redemption never both take the same points); and the lots expiring within the notice
+  window that were not announced yet are marked and announced: one ``points.expiring`` notice
+  per member, recorded in the same transaction (``plugins.points.notices``).
 - ``points.sweep``: hourly, ``points.expire`` for every tenant with the plugin on.
 """
 
@@ -21,12 +20,11 @@ from core.context import Principal, TenantContext, TenantInfo
 from core.db import utcnow
 from core.jobs import CronSpec, JobSpec
 from core.runtime import Runtime
-from plugins.points import ledger
+from plugins.points import ledger, notices
 from plugins.points.models import PointsLot
 
 log = logging.getLogger("storeplug.points")
 EXPIRE_JOB = "points.expire"
-NOTICE_JOB = "points.expiring_notice"
 SWEEP_JOB = "points.sweep"
 
 
@@ -77,7 +75,7 @@ async def expire_job(rt: Runtime, tenant_id: str) -> int:
 
 
 async def _announce(ctx: TenantContext) -> None:
-    """Enqueue one "expiring soon" notice per member for the lots not yet announced."""
+    """Record one "expiring soon" notice per member for the lots not yet announced."""
     tenant = ctx.tenant
     soon = utcnow() + timedelta(days=ledger.settings_of(tenant).notice_days)
     lots = (
@@ -97,27 +95,14 @@ async def _announce(ctx: TenantContext) -> None:
         per_member[lot.member_id].append(lot)
     for member_id, member_lots in per_member.items():
         first = min(lot.expires_at for lot in member_lots if lot.expires_at is not None)
-        await ctx.jobs.enqueue(
-            NOTICE_JOB,
-            key=f"{NOTICE_JOB}:{tenant.id}:{member_lots[0].id}",
-            tenant_id=tenant.id,
-            member_id=member_id,
+        await notices.notify_expiring(
+            ctx,
+            member_id,
             points=sum(lot.remaining for lot in member_lots),
-            expires_at=first.isoformat(),
+            expires_at=first,
+            balance=await ledger.balance(ctx, member_id),
+            lot_id=member_lots[0].id,
         )
-
-
-async def notice_job(
-    rt: Runtime, tenant_id: str, member_id: str, points: int, expires_at: str
-) -> bool:
-    log.info(
-        "points: %s points of member %s (tenant %s) expire at %s",
-        points,
-        member_id,
-        tenant_id,
-        expires_at,
-    )
-    return True
 
 
 async def sweep(rt: Runtime) -> int:
@@ -134,7 +119,6 @@ async def sweep(rt: Runtime) -> int:
 def job_specs() -> list[JobSpec]:
     return [
         JobSpec(name=EXPIRE_JOB, function=expire_job),
-        JobSpec(name=NOTICE_JOB, function=notice_job),
         JobSpec(name=SWEEP_JOB, function=sweep, retries=0, timeout_s=600),
     ]
 

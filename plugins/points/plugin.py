@@ -20,10 +20,11 @@ from core.context import TenantContext
 from core.hookspecs import hookimpl
 from core.jobs import CronSpec, JobSpec
 from core.members.models import Member
+from core.notifications.events import NotificationEvent
 from core.orders.models import Order
 from core.payments.models import Refund
 from core.plugins import PluginMeta
-from plugins.points import api, hooks, jobs
+from plugins.points import api, hooks, jobs, notices
 from plugins.points.models import (
     PointsAccount,
     PointsCatalogItem,
@@ -56,6 +57,11 @@ META = PluginMeta(
 @hookimpl
 def register_routes(surface: str) -> list[Any]:
     return {"store": api.STORE_ROUTES, "merchant": api.MERCHANT_ROUTES}.get(surface, [])
+
+
+@hookimpl
+def register_notification_events() -> list[NotificationEvent]:
+    return [notices.EXPIRING]
 
 
 @hookimpl

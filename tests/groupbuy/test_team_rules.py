@@ -7,7 +7,6 @@ and a manual close refunds the team."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -36,6 +35,7 @@ from tests.groupbuy.support import (
     places,
     team_row,
 )
+from tests.notifications.support import notices
 
 
 async def test_one_open_team_per_member_and_no_joining_ones_own(
@@ -270,36 +270,39 @@ async def test_a_payment_racing_a_close_is_never_kept_without_a_place(
     assert refunded == taken
 
 
-async def test_success_and_failure_notices_are_sent_as_jobs(
-    client: httpx.AsyncClient, rt: Runtime, worker: None, caplog: pytest.LogCaptureFixture
+async def test_each_member_gets_one_success_or_failure_notice(
+    client: httpx.AsyncClient, rt: Runtime, worker: None
 ) -> None:
-    caplog.set_level(logging.INFO, logger="storeplug.groupbuy")
     store = await group_store(client, rt, members=3, team_size=2)
     leader, joiner, alone = store.buyers
     merchant = store.merchant
     won, _ = await opened_team(client, store, leader)
     joined = await placed(await join_team(client, store, joiner, won))
     await pay_sandbox(client, store, joiner, joined["order_id"])
-    lost, _ = await opened_team(client, store, alone)
+    lost, lost_order = await opened_team(client, store, alone)
     closed = await client.post(
         f"{merchant.merchant}/groupbuy/teams/{lost}/close", json={}, headers=merchant.auth
     )
     assert closed.status_code == 200, closed.text
 
-    def notices(team_id: str, event: str) -> list[str]:
-        return [
-            r.getMessage()
-            for r in caplog.records
-            if r.name == "storeplug.groupbuy"
-            and f"team {team_id} {event}, notice" in r.getMessage()
-        ]
+    async def told() -> dict[str, list[str]]:
+        seen: dict[str, list[str]] = {}
+        for row in await notices(rt, merchant):
+            if row.event.startswith("groupbuy."):
+                seen.setdefault(row.event, []).append(row.member_id)
+        assert len(seen.get("groupbuy.failed", [])) == 1, seen
+        return seen
 
-    def sent() -> bool:
-        return len(notices(won, "succeeded")) == 2 and len(notices(lost, "failed")) == 1
-
-    await eventually(sent, what="the success and failure notices")
-    assert any(leader.id in line for line in notices(won, "succeeded"))
-    assert any(alone.id in line for line in notices(lost, "failed"))
+    seen = await eventually(told, what="the success and failure notices")
+    assert sorted(seen["groupbuy.succeeded"]) == sorted([leader.id, joiner.id])
+    assert seen["groupbuy.failed"] == [alone.id]
+    [failed] = await notices(rt, merchant, event="groupbuy.failed")
+    assert (failed.ref, failed.values["team_id"]) == (lost_order, lost)
+    assert failed.values["reason"] == "拼团未成功，已退款"
+    # Settling again (a retried job, the sweep) tells nobody twice.
+    tenant = await rt.tenants.resolve(merchant.slug)
+    await teams.settle_team(rt, tenant, lost)
+    assert len(await notices(rt, merchant, event="groupbuy.failed")) == 1
 
 
 async def test_an_order_that_cannot_be_settled_does_not_stop_the_others(

@@ -15,6 +15,7 @@ from plugins.pickup.models import PickupOrder
 from storeplug.testing import Merchant, eventually, make_member
 from tests.commerce.orders_support import make_sku, order_row
 from tests.commerce.payments_support import use_sandbox
+from tests.notifications.support import notices
 from tests.pickup.support import (
     HERE,
     first_slot,
@@ -73,6 +74,10 @@ async def test_reminded_then_refunded(client: httpx.AsyncClient, rt: Runtime, wo
     assert (await pickup_row(rt, merchant, fresh)).reminded_at is None
     # A second sweep finds the reminder sent and the refund under way: nothing to do.
     assert await jobs.sweep_tenant(rt, tenant) == 0
+    [reminder] = await notices(rt, merchant, event="pickup.reminder")
+    assert (reminder.ref, reminder.values["days"]) == (late, "3")
+    assert reminder.values["code"] == (await pickup_row(rt, merchant, late)).code
+    assert len(await notices(rt, merchant, event="pickup.ready")) == 3
 
 
 async def test_kept_orders_stay_waiting(

@@ -1,6 +1,6 @@
-"""The ledger's rules: lots expire through the job (with an "expiring soon" notice first),
-redemption takes the lots that expire first, 20 concurrent redemptions of one balance never
-take more than was there, and manual adjustments keep who and why."""
+"""The ledger's rules: lots expire through the job (with an "expiring soon" notice in the
+outbox first), redemption takes the lots that expire first, 20 concurrent redemptions of one
+balance never take more than was there, and manual adjustments keep who and why."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from plugins.points.jobs import EXPIRE_JOB
 from plugins.points.models import PointsEntry, PointsLot
 from storeplug.testing import eventually, make_member, problem
 from tests.commerce.orders_support import make_address, make_sku, place
+from tests.notifications.support import notices
 from tests.points.support import add_lot, adjust, history, lots_of, points_of, points_store
 
 
@@ -51,6 +52,10 @@ async def test_the_job_expires_due_lots_and_announces_the_next(
     assert (overview["balance"], overview["expiring_soon"]) == (30, 20)
     expiring = await client.get(f"{merchant.store}/points/expiring", headers=member.auth)
     assert [lot["id"] for lot in expiring.json()] == [soon]
+    [notice] = await notices(rt, merchant, event="points.expiring")
+    assert (notice.member_id, notice.ref) == (member.id, soon)
+    assert (notice.values["points"], notice.values["balance"]) == ("20", "30")
+    assert notice.values["expires_at"].endswith("日")
 
     # A second run finds nothing more to expire.
     await rt.jobs.enqueue(EXPIRE_JOB, tenant_id=merchant.id)
@@ -58,6 +63,7 @@ async def test_the_job_expires_due_lots_and_announces_the_next(
         await rt.jobs.drain(15)
     await asyncio.sleep(0.5)
     assert len(await history(client, merchant, member)) == 1
+    assert len(await notices(rt, merchant, event="points.expiring")) == 1
 
 
 async def test_redemption_takes_the_oldest_lots_first(
