@@ -56,17 +56,17 @@ class Store:
         return f"/merchant/{self.slug}/v1"
 
 
-async def fresh_database(super_url: str) -> tuple[str, str]:
+async def fresh_database(super_url: str, database: str = DATABASE) -> tuple[str, str]:
     """(owner URL, app URL) of a new empty database; the app role has no BYPASSRLS."""
     conn = await asyncpg.connect(super_url)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{DATABASE}"')
+        await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{database}"')
         if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", APP_ROLE):
             await conn.execute(f"CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{APP_PASSWORD}'")
     finally:
         await conn.close()
-    owner = super_url.rsplit("/", 1)[0] + f"/{DATABASE}"
+    owner = super_url.rsplit("/", 1)[0] + f"/{database}"
     conn = await asyncpg.connect(owner)
     try:
         await conn.execute(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}")
@@ -78,7 +78,7 @@ async def fresh_database(super_url: str) -> tuple[str, str]:
         await conn.close()
     parsed = urlparse(super_url)
     host = f"{parsed.hostname or '127.0.0.1'}:{parsed.port or 5432}"
-    app = f"postgresql+asyncpg://{APP_ROLE}:{APP_PASSWORD}@{host}/{DATABASE}"
+    app = f"postgresql+asyncpg://{APP_ROLE}:{APP_PASSWORD}@{host}/{database}"
     return owner.replace("postgresql://", "postgresql+asyncpg://", 1), app
 
 

@@ -80,25 +80,16 @@ async def _contributions(
 ) -> tuple[list[Contribution], dict[str, int]]:
     """Ask every plugin about the day's paid orders, a batch of facts at a time (columns,
     not ORM objects: a big day does not pile up in the session). Also returns each paid
-    order's amount, to find the ones nobody claimed."""
+    order's amount, to find the ones nobody claimed. The day's orders come in one query on
+    the ``paid_at`` index, their lines a batch at a time on the ``order_id`` index."""
     found: list[Contribution] = []
-    amounts: dict[str, int] = {}
-    last = ""
-    while True:
-        orders = (
-            await ctx.session.execute(
-                select(*ORDER_FACTS)
-                .where(paid_in_day, Order.id > last)
-                .order_by(Order.id)
-                .limit(FACTS_BATCH)
-            )
-        ).all()
-        if not orders:
-            return found, amounts
-        last = orders[-1].id
+    orders = (await ctx.session.execute(select(*ORDER_FACTS).where(paid_in_day))).all()
+    amounts = {o.id: o.paid_amount for o in orders}
+    for first in range(0, len(orders), FACTS_BATCH):
+        batch = orders[first : first + FACTS_BATCH]
         lines: dict[str, list[LineFacts]] = defaultdict(list)
         for row in await ctx.session.execute(
-            select(*LINE_FACTS).where(OrderLine.order_id.in_([o.id for o in orders]))
+            select(*LINE_FACTS).where(OrderLine.order_id.in_([o.id for o in batch]))
         ):
             order_id, *values = row
             lines[order_id].append(
@@ -116,12 +107,11 @@ async def _contributions(
                 adjustments=list(o.adjustments or []),
                 lines=lines[o.id],
             )
-            for o in orders
+            for o in batch
         ]
-        for o in orders:
-            amounts[o.id] = o.paid_amount
-        for batch in await call_acting(hooks.analytics_contributions(ctx=ctx, orders=facts)):
-            found.extend(c for c in batch or [] if c.order_id in amounts)
+        for claims in await call_acting(hooks.analytics_contributions(ctx=ctx, orders=facts)):
+            found.extend(c for c in claims or [] if c.order_id in amounts)
+    return found, amounts
 
 
 async def compute_day(ctx: TenantContext, day: date, hooks: TenantHooks) -> s.DayFigures:

@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, case, func, select
 
 from core.analytics import schemas as s
 from core.analytics.events import day_bounds, local_day
@@ -355,51 +354,46 @@ async def repurchase(
         )
     begin, _ = day_bounds(first)
     _, finish = day_bounds(last)
-    window = timedelta(days=within_days)
-    tenant_id = ctx.tenant_id
-    firsts = (
-        select(Order.member_id, func.min(Order.paid_at).label("t0"))
-        .where(purchases(tenant_id), Order.paid_at >= begin, Order.paid_at < finish)
-        .group_by(Order.member_id)
+    # One pass over the purchases from the range's start to ``within_days`` after its end:
+    # each member's first purchase there (which must fall in the range) and the next one.
+    member, order = Order.member_id, (Order.paid_at, Order.id)
+    rows = (
+        select(
+            Order.paid_at.label("paid_at"),
+            func.lead(Order.paid_at).over(partition_by=member, order_by=order).label("next_paid"),
+            func.row_number().over(partition_by=member, order_by=order).label("n"),
+        )
+        .where(
+            purchases(ctx.tenant_id),
+            Order.paid_at >= begin,
+            Order.paid_at < finish + timedelta(days=within_days),
+        )
         .subquery()
     )
-    later = aliased(Order)
-    rows = await ctx.session.execute(
-        select(firsts.c.t0, func.min(later.paid_at))
-        .select_from(firsts)
-        .outerjoin(
-            later,
-            and_(
-                later.tenant_id == tenant_id,
-                later.member_id == firsts.c.member_id,
-                later.paid_at.is_not(None),
-                later.status != "refunded",
-                later.paid_at > firsts.c.t0,
-                later.paid_at < finish + window,
-            ),
+    gap = _seconds_between(ctx, rows.c.paid_at, rows.c.next_paid)
+    buyers, again = (
+        await ctx.session.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(case((gap <= within_days * 86400, 1), else_=0)), 0),
+            ).where(rows.c.n == 1, rows.c.paid_at < finish)
         )
-        .group_by(firsts.c.member_id, firsts.c.t0)
-    )
-    buyers = again = 0
-    for t0, next_paid in rows:
-        buyers += 1
-        if next_paid is not None and _aware(next_paid) - _aware(t0) <= window:
-            again += 1
+    ).one()
     return s.Repurchase(
         start=first,
         end=last,
         within_days=within_days,
-        buyers=buyers,
-        repurchasers=again,
-        rate=ratio(again, buyers),
+        buyers=int(buyers),
+        repurchasers=int(again),
+        rate=ratio(int(again), int(buyers)),
     )
 
 
-def _aware(moment: datetime | str) -> datetime:
-    # An aggregate over a subquery may come back as SQLite's naive UTC text.
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def _seconds_between(ctx: TenantContext, earlier: Any, later: Any) -> Any:
+    """``later - earlier`` in seconds, in SQL (NULL when ``later`` is)."""
+    if ctx.session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", later - earlier)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400
 
 
 def _month_index(month: str) -> int:

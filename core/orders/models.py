@@ -78,6 +78,8 @@ class OrderLine(TenantScoped, Base):
         tenant_fk(["sku_id"], "skus"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("refund_held_quantity <= quantity", name="refund_within_quantity"),
+        # An order's lines: every order page, every refund, a day's sales in the rollup.
+        Index("ix_order_lines_tenant_order", "tenant_id", "order_id"),
     )
 
     order_id: Mapped[str] = mapped_column(String(ID_LENGTH))
