@@ -14,7 +14,8 @@ everything again in their transaction and write, in this order (see ``packs`` fo
    the campaign's claims budget (``sharecoupon.over_budget``);
 3. the coupon, issued by the core coupons engine (``source="sharecoupon"``);
 4. the claim row: the unique keys ``(pack, member)`` and, when the campaign allows one per
-   member, ``(campaign, once_key)`` settle a member's two taps at once;
+   member, ``(campaign, once_key)`` settle a member's two taps at once, and the sharer's
+   notice (``sharecoupon.claimed``);
 5. the sharer's reward, when this claim is the K-th.
 
 Steps 2 and 3 lock rows every claim of the campaign needs (the campaign's, the template's),
@@ -39,7 +40,7 @@ from core.errors import AppError
 from core.members.models import Member
 from core.orders.models import Order
 from core.runtime import Runtime
-from plugins.sharecoupon import errors, rewards
+from plugins.sharecoupon import errors, notices, rewards
 from plugins.sharecoupon import schemas as s
 from plugins.sharecoupon.models import ShareCampaign, ShareClaim, SharePack, ShareReferral
 from plugins.sharecoupon.rules import (
@@ -219,6 +220,7 @@ async def claim(ctx: TenantContext, token: str, member_id: str) -> s.ClaimOut:
         )
     )
     brief = await coupon_brief(ctx, campaign.template_id)
+    friend = await ctx.session.scalar(select(Member.nickname).where(Member.id == member_id))
     claimed = await _take_coupon(ctx, pack, now)
     await _count_claim(ctx, campaign, now)
     valid_for = timedelta(days=campaign.coupon_valid_days) if campaign.coupon_valid_days else None
@@ -235,24 +237,25 @@ async def claim(ctx: TenantContext, token: str, member_id: str) -> s.ClaimOut:
         if exc.code in OUT_OF_COUPONS:
             raise errors.over_budget() from exc
         raise
+    row = ShareClaim(
+        pack_id=pack.id,
+        campaign_id=campaign.id,
+        member_id=member_id,
+        coupon_id=coupon.id,
+        once_key=member_id if campaign.one_per_campaign else None,
+        new_member=referred is not None,
+        day=day_of(now),
+        created_at=now,
+    )
     try:
         async with ctx.session.begin_nested():  # a failed flush must not end the transaction
-            ctx.session.add(
-                ShareClaim(
-                    pack_id=pack.id,
-                    campaign_id=campaign.id,
-                    member_id=member_id,
-                    coupon_id=coupon.id,
-                    once_key=member_id if campaign.one_per_campaign else None,
-                    new_member=referred is not None,
-                    day=day_of(now),
-                    created_at=now,
-                )
-            )
+            ctx.session.add(row)
     except IntegrityError:
         # A second tap of the same member that passed the checks at the same moment; the
         # request's transaction rolls back with this error, the pack's count included.
         raise errors.already_claimed(campaign.one_per_campaign) from None
+    left = pack.size - claimed
+    await notices.notify_claimed(ctx, campaign, pack, row.id, friend or "", left, now)
     if (
         campaign.reward_when == "claims"
         and campaign.reward_kind
@@ -263,5 +266,5 @@ async def claim(ctx: TenantContext, token: str, member_id: str) -> s.ClaimOut:
         coupon_id=coupon.id,
         coupon=brief,
         valid_until=coupon.valid_until,
-        left=pack.size - claimed,
+        left=left,
     )

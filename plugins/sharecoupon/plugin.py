@@ -19,9 +19,10 @@ from core.console.schemas import NavItem
 from core.context import TenantContext, TenantInfo
 from core.hookspecs import hookimpl
 from core.members.models import Member
+from core.notifications.events import NotificationEvent
 from core.orders.models import Order
 from core.plugins import PluginMeta
-from plugins.sharecoupon import api, console, hooks
+from plugins.sharecoupon import api, console, hooks, notices
 from plugins.sharecoupon.models import (
     ShareCampaign,
     ShareClaim,
@@ -52,6 +53,11 @@ def register_routes(surface: str) -> list[Any]:
         "console": console.CONSOLE_ROUTES,
     }
     return routes.get(surface, [])
+
+
+@hookimpl
+def register_notification_events() -> list[NotificationEvent]:
+    return notices.EVENTS
 
 
 @hookimpl

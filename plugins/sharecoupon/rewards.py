@@ -22,6 +22,7 @@ from core.coupons.models import CouponTemplate
 from core.db import utcnow
 from core.errors import AppError
 from plugins.points import ledger as points_ledger
+from plugins.sharecoupon import notices
 from plugins.sharecoupon.models import ShareCampaign, SharePack, ShareReward
 from plugins.sharecoupon.rules import SOURCE, day_of
 
@@ -56,6 +57,11 @@ async def _face_value(ctx: TenantContext, template_id: str) -> int:
     return row[1] if row is not None and row[0] in FACE_VALUE_KINDS else 0
 
 
+async def _coupon_text(ctx: TenantContext, template_id: str) -> str:
+    template = await ctx.session.get(CouponTemplate, (ctx.tenant_id, template_id))
+    return f"{template.name}（{coupons.template_label(template)}）" if template else "优惠券"
+
+
 async def grant(ctx: TenantContext, campaign: ShareCampaign, pack_id: str) -> bool:
     """Give the pack's pending reward; False when there is none pending (granted already,
     cancelled, or the campaign has no reward) or its coupon could not be issued."""
@@ -86,6 +92,9 @@ async def grant(ctx: TenantContext, campaign: ShareCampaign, pack_id: str) -> bo
                     ref_id=pack_id,
                     reason="share coupon reward",
                 )
+                await notices.notify_rewarded(
+                    ctx, campaign, pack_id, sharer_id, f"{points}积分", now
+                )
                 return True
             template_id = campaign.reward_template_id
             if template_id is None:
@@ -98,6 +107,9 @@ async def grant(ctx: TenantContext, campaign: ShareCampaign, pack_id: str) -> bo
                 .where(ShareReward.id == reward_id)
                 .values(coupon_id=coupon.id, value=await _face_value(ctx, template_id))
                 .execution_options(synchronize_session=False)
+            )
+            await notices.notify_rewarded(
+                ctx, campaign, pack_id, sharer_id, await _coupon_text(ctx, template_id), now
             )
     except AppError as exc:
         log.warning(

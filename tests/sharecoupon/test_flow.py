@@ -20,6 +20,7 @@ from storeplug.testing.fakes.wechat import FakeWeChat, wx_login
 from tests.commerce.coupons_support import make_template
 from tests.commerce.orders_support import make_address
 from tests.flashsale.support import Buyer
+from tests.notifications.support import notices
 from tests.sharecoupon.support import (
     COUPON_OFF,
     PRICE,
@@ -154,6 +155,13 @@ async def test_a_pack_shared_to_five_friends_and_the_reward_granted_once(
     )
     shown = (await pack_of(client, store, sharer, order_id)).json()
     assert shown["reward"]["status"] == "granted"
+
+    # The sharer was told of each claim, and of the reward once, in the outbox.
+    claimed_notices = await notices(rt, m, event="sharecoupon.claimed", member_id=sharer.id)
+    assert [n.values["left"] for n in claimed_notices] == ["4", "3", "2", "1", "0"]
+    assert all(n.ref == pack_id for n in claimed_notices)
+    [rewarded] = await notices(rt, m, event="sharecoupon.rewarded", member_id=sharer.id)
+    assert rewarded.values["reward"] == "分享奖励（立减8元）"
 
     # The merchant's figures.
     stats = await client.get(
