@@ -138,7 +138,12 @@ class SubscribeIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ``accept`` | ``reject`` | ``ban`` | ``filter`` | ``acceptWithAudio`` (``errMsg`` may stay
     in; it is ignored)."""
 
-    results: Annotated[dict[str, str], msgspec.Meta(max_length=20)]
+    results: Annotated[
+        dict[
+            Annotated[str, msgspec.Meta(max_length=64)], Annotated[str, msgspec.Meta(max_length=40)]
+        ],
+        msgspec.Meta(max_length=20),
+    ]
 
 
 class SubscriptionOut(msgspec.Struct, kw_only=True):
