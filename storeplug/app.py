@@ -42,6 +42,7 @@ from core.inventory import api as inventory_api
 from core.members import api as members_api
 from core.middleware import configure_logging, request_id_middleware
 from core.notifications import api as notifications_api
+from core.notifications import console as notifications_console
 from core.orders import api as orders_api
 from core.payments import api as payments_api
 from core.payments import refund_api
@@ -69,7 +70,7 @@ DOMAINS = (
 )
 
 # Console pages of the core and the vendor side (each module's ``CONSOLE_ROUTES``).
-CONSOLE_DOMAINS = (tenants_console, analytics_console)
+CONSOLE_DOMAINS = (tenants_console, analytics_console, notifications_console)
 ROOT = Path(__file__).resolve().parent.parent
 
 VERSION = "0.1.0"

@@ -1,8 +1,11 @@
 """Always-on hookimpls of the notifications domain (registered as a core module): the sender
-job and its sweep."""
+job and its sweep, and the console's menu entries."""
 
 from __future__ import annotations
 
+from core.console.i18n import N_
+from core.console.schemas import NavItem
+from core.context import TenantInfo
 from core.hookspecs import hookimpl
 from core.jobs import CronSpec, JobSpec
 from core.notifications import sender
@@ -22,3 +25,16 @@ def register_jobs() -> list[JobSpec]:
 @hookimpl
 def register_cron() -> list[CronSpec]:
     return [CronSpec(job=sender.SWEEP_JOB, cron="* * * * *")]
+
+
+@hookimpl
+def console_nav(tenant: TenantInfo) -> list[NavItem]:
+    return [
+        NavItem(label=N_("Notifications"), path="notifications", role="clerk", section="service"),
+        NavItem(
+            label=N_("Message templates"),
+            path="notifications/templates",
+            role="manager",
+            section="settings",
+        ),
+    ]
