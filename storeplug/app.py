@@ -52,6 +52,7 @@ from core.store import api as store_api
 from storeplug.runtime import build_runtime
 from tenants import api as tenants_api
 from tenants import console as tenants_console
+from tenants import vendor_console
 
 DOMAINS = (
     tenants_api,
@@ -177,6 +178,13 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Litestar:
             await runtime.close()
 
     vendor = Router("/vendor/v1", route_handlers=tenants_api.VENDOR_ROUTES, guards=[vendor_guard])
+    # The provider's operators in a browser: the console framework in a realm of its own.
+    vendor_pages = Router(
+        vendor_console.BASE,
+        route_handlers=vendor_console.CONSOLE_ROUTES,
+        guards=[vendor_console.vendor_console_guard],
+        **CONSOLE_ROUTER,
+    )
     # Provider notifications: no caller credentials (the provider's signature is checked).
     webhooks = Router("/webhooks/{tenant_slug:str}", route_handlers=payments_api.WEBHOOK_ROUTES)
     static = create_static_files_router(
@@ -187,7 +195,15 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Litestar:
         cache_control=CacheControlHeader(max_age=365 * 24 * 3600, public=True, immutable=True),
     )
     return Litestar(
-        route_handlers=[healthz, readyz, vendor, webhooks, static, *_surface_routers(runtime)],
+        route_handlers=[
+            healthz,
+            readyz,
+            vendor,
+            vendor_pages,
+            webhooks,
+            static,
+            *_surface_routers(runtime),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware],
         before_send=[security_headers],

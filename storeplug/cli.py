@@ -1,5 +1,5 @@
 """The ``storeplug`` command: demo, serve, worker, db, tenants, plans, plugins (list, new),
-openapi."""
+openapi, vendor-users."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from core.settings import Settings, SettingsError, load_settings
 from storeplug import openapi, scaffold
 from storeplug.demo import run_demo
 from storeplug.runtime import build_plugins, build_runtime, database_revision, upgrade_database
-from tenants import schemas, service
+from tenants import schemas, service, vendor_users
 
 T = TypeVar("T")
 
@@ -74,6 +74,28 @@ def cmd_tenants(settings: Settings, args: argparse.Namespace) -> None:
     else:
         status = "suspended" if args.action == "suspend" else "active"
         action = lambda rt: service.set_status(rt, args.slug, status)  # noqa: E731
+    _print_json(_with_runtime(settings, action))
+
+
+def cmd_vendor_users(settings: Settings, args: argparse.Namespace) -> None:
+    """The vendor console's operators. ``create`` and ``reset-password`` print a one-time
+    password, changed at the first sign-in."""
+    action: Callable[[Runtime], Awaitable[Any]]
+    if args.action == "list":
+        action = vendor_users.list_users
+    elif not args.username:
+        raise SettingsError(f"vendor-users {args.action} needs a username")
+    elif args.action == "create":
+        data = msgspec.convert(
+            {"username": args.username, "display_name": args.display_name or ""},
+            schemas.VendorUserCreate,
+        )
+        action = lambda rt: vendor_users.create(rt, data)  # noqa: E731
+    elif args.action == "reset-password":
+        action = lambda rt: vendor_users.reset_password(rt, args.username)  # noqa: E731
+    else:
+        active = args.action == "activate"
+        action = lambda rt: vendor_users.set_active(rt, args.username, active)  # noqa: E731
     _print_json(_with_runtime(settings, action))
 
 
@@ -181,6 +203,14 @@ def build_parser() -> argparse.ArgumentParser:
     tenants.add_argument("--plan")
     tenants.add_argument("--cursor")
     tenants.set_defaults(func=cmd_tenants)
+
+    operators = sub.add_parser("vendor-users", help="operators of the vendor console")
+    operators.add_argument(
+        "action", choices=["create", "list", "reset-password", "deactivate", "activate"]
+    )
+    operators.add_argument("username", nargs="?")
+    operators.add_argument("--display-name")
+    operators.set_defaults(func=cmd_vendor_users)
 
     plugins = sub.add_parser("plugins", help="installed feature plugins; a new plugin package")
     plugins.add_argument("action", choices=["list", "new"])

@@ -16,6 +16,7 @@ from core.context import Principal, TenantContext
 from core.coupons import admin as coupons
 from core.coupons import schemas as coupon_schemas
 from core.coupons.models import CouponTemplate
+from core.errors import Conflict
 from core.members.models import Address, Member
 from core.members.tokens import issue_access_token
 from core.payments import accounts
@@ -26,10 +27,11 @@ from core.settings import Settings
 from core.tenancy.models import Tenant
 from storeplug.app import create_app
 from storeplug.runtime import build_runtime, upgrade_database
-from tenants import schemas, service
+from tenants import schemas, service, vendor_users
 from tenants.models import StaffUser
 
 DEMO_SLUG = "demo"
+DEMO_OPERATOR = "operator"
 DEMO_OPENID = "demo-openid"
 MENU = [
     ("美式咖啡", "Americano", [({"杯型": "中杯"}, 1800), ({"杯型": "大杯"}, 2200)]),
@@ -119,16 +121,28 @@ async def demo_member_token(runtime: Runtime, tenant_id: str) -> str:
     return issue_access_token(runtime.settings.secret_key, tenant_id, member_id)[0]
 
 
-async def seed(runtime: Runtime) -> tuple[str, str]:
-    """Create the demo plans, merchant and menu if missing; return a fresh owner password
-    and a member token for the demo buyer."""
+async def seed(runtime: Runtime) -> tuple[str, str, str]:
+    """Create the demo plans, merchant, menu and vendor operator if missing; return a fresh
+    owner password, a member token for the demo buyer and the operator's password."""
     password = await seed_merchant(runtime)
     async with runtime.db.shared_session() as session:
         tenant_id = await session.scalar(select(Tenant.id).where(Tenant.slug == DEMO_SLUG))
     assert tenant_id is not None
     await seed_catalog(runtime)
     await seed_checkout(runtime)
-    return password, await demo_member_token(runtime, tenant_id)
+    operator = await seed_operator(runtime)
+    return password, await demo_member_token(runtime, tenant_id), operator
+
+
+async def seed_operator(runtime: Runtime) -> str:
+    """The vendor console's ``operator``, with a new one-time password every run."""
+    try:
+        made = await vendor_users.create(
+            runtime, schemas.VendorUserCreate(username=DEMO_OPERATOR, display_name="Demo")
+        )
+    except Conflict:
+        made = await vendor_users.reset_password(runtime, DEMO_OPERATOR)
+    return made.initial_password
 
 
 async def seed_merchant(runtime: Runtime) -> str:
@@ -161,13 +175,13 @@ def run_demo(settings: Settings, port: int, seed_only: bool = False) -> None:
     upgrade_database(settings)
     runtime = build_runtime(settings)
 
-    async def seed_and_close() -> tuple[str, str]:
+    async def seed_and_close() -> tuple[str, str, str]:
         try:
             return await seed(runtime)
         finally:
             await runtime.db.dispose()
 
-    password, member_token = asyncio.run(seed_and_close())
+    password, member_token, operator = asyncio.run(seed_and_close())
     base = f"http://{settings.host}:{port}"
     print(
         f"""
@@ -177,6 +191,7 @@ storeplug demo — database {settings.database_url}
   OpenAPI         {base}/schema  (JSON: {base}/schema/openapi.json)
   Vendor API      {base}/vendor/v1/tenants
   Vendor token    {settings.vendor_token}
+  Vendor console  {base}/vendor/console/  username: {DEMO_OPERATOR}   password: {operator}
   Storefront API  {base}/store/{DEMO_SLUG}/v1/store
   Console         {base}/console/{DEMO_SLUG}/  (sign in with the merchant login)
   Merchant API    {base}/merchant/{DEMO_SLUG}/v1/auth/login

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from litestar import Controller, get, patch, post, put
-from litestar.params import FromPath, FromQuery, JSONBody, PathParameter
+from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryParameter
 
 from core.api import AnyRequest, Ctx, Cursor, Limit, Tenant, runtime_of
 from core.auth import bearer_token
@@ -14,6 +14,9 @@ from core.errors import AppError
 from core.paging import DEFAULT_LIMIT, Page
 from tenants import plugin_settings, service
 from tenants import schemas as s
+
+# ``?q=``: a part of a tenant's slug or name.
+Search = Annotated[str | None, QueryParameter(max_length=100)]
 
 
 class PlansController(Controller):
@@ -48,8 +51,9 @@ class TenantsController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
         status: FromQuery[Literal["active", "suspended"] | None] = None,
+        q: Search = None,
     ) -> Page[s.TenantOut]:
-        return await service.list_tenants(runtime_of(request), limit, cursor, status)
+        return await service.list_tenants(runtime_of(request), limit, cursor, status, q)
 
     @get("/{slug:str}")
     async def get_tenant(self, request: AnyRequest, slug: FromPath[str]) -> s.TenantOut:

@@ -6,6 +6,8 @@ JSON API calls."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -17,13 +19,16 @@ from core.api import AnyRequest, Ctx, Tenant, runtime_of
 from core.auth import require_staff
 from core.console.forms import Form, form_fields, parse_form, read_form
 from core.console.i18n import N_
-from core.console.security import (
-    CSRF_COOKIE,
-    SESSION_COOKIE,
-    expired_cookie,
-    session_cookie,
+from core.console.security import SESSION_COOKIE
+from core.console.web import (
+    end_session,
+    page,
+    page_base,
+    principal_of,
+    redirect,
+    safe_next,
+    start_session,
 )
-from core.console.web import page, principal_of, redirect, safe_next
 from core.context import TenantContext
 from core.errors import AppError
 from core.plugins import PluginMeta
@@ -41,44 +46,53 @@ async def sign_in_page(
     request: AnyRequest, tenant: Tenant, next: FromQuery[str | None] = None
 ) -> Any:
     if principal_of(request) is not None:
-        return Redirect(safe_next(tenant.slug, next), status_code=303)
+        return Redirect(safe_next(request, next), status_code=303)
     form: Form[s.LoginIn] = Form(values={"username": ""})
-    return page(request, "tenants/sign_in.html", form=form, next=safe_next(tenant.slug, next))
+    return page(request, "tenants/sign_in.html", form=form, next=safe_next(request, next))
 
 
-@post("/login", opt={"public": True}, include_in_schema=False)
-async def sign_in(request: AnyRequest, ctx: Ctx, tenant: Tenant) -> Any:
-    rt = runtime_of(request)
+# What a console's sign-in calls: (session token, expiry, must the password change first).
+Login = Callable[[s.LoginIn], Awaitable[tuple[str, datetime, bool]]]
+
+
+async def sign_in_with(request: AnyRequest, login: Login) -> Any:
+    """The sign-in form's POST on either console: the session cookie and on to the page
+    asked for (the account page first while the password is an initial one), or the form
+    again with the reason (the lockout included)."""
     form = await read_form(request, s.LoginIn)
     posted_next = (await request.form()).get("next")
-    target = safe_next(tenant.slug, posted_next if isinstance(posted_next, str) else None)
+    target = safe_next(request, posted_next if isinstance(posted_next, str) else None)
     form.values.pop("password", None)  # never sent back into the page
     status = 422
     if form.ok and form.data is not None:
         try:
-            async with ctx.savepoint():
-                signed_in = await service.login(ctx, form.data, rt.login_failures)
+            token, expires_at, must_change = await login(form.data)
         except AppError as exc:
             form.fail(exc)
             status = exc.status
         else:
-            if signed_in.staff.must_change_password:
-                target = safe_next(tenant.slug, f"/console/{tenant.slug}/account")
-            response: Response[Any] = Redirect(target, status_code=303)
-            response.set_cookie(
-                session_cookie(rt.settings, tenant.slug, signed_in.token, signed_in.expires_at)
-            )
-            response.set_cookie(expired_cookie(rt.settings, tenant.slug, CSRF_COOKIE))
-            return response
+            if must_change:
+                target = safe_next(request, f"{page_base(request)}/account")
+            return start_session(request, token, expires_at, target)
     return page(request, "tenants/sign_in.html", status=status, form=form, next=target)
 
 
+@post("/login", opt={"public": True}, include_in_schema=False)
+async def sign_in(request: AnyRequest, ctx: Ctx) -> Any:
+    failures = runtime_of(request).login_failures
+
+    async def login(data: s.LoginIn) -> tuple[str, datetime, bool]:
+        async with ctx.savepoint():
+            signed_in = await service.login(ctx, data, failures)
+        return signed_in.token, signed_in.expires_at, signed_in.staff.must_change_password
+
+    return await sign_in_with(request, login)
+
+
 @post("/logout", include_in_schema=False)
-async def sign_out(request: AnyRequest, ctx: Ctx, tenant: Tenant) -> Any:
+async def sign_out(request: AnyRequest, ctx: Ctx) -> Any:
     await service.logout(ctx, request.cookies.get(SESSION_COOKIE, ""))
-    response = redirect(request, "login")
-    response.set_cookie(expired_cookie(runtime_of(request).settings, tenant.slug, SESSION_COOKIE))
-    return response
+    return end_session(request)
 
 
 # ---- the person's own account -----------------------------------------------------------

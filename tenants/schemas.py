@@ -162,3 +162,34 @@ class StoreOut(msgspec.Struct, kw_only=True):
     name: str
     branding: Branding
     plugins: list[str]
+
+
+# ---- vendor console operators --------------------------------------------------------------
+
+
+class VendorUserCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    username: Username
+    display_name: Annotated[str, msgspec.Meta(max_length=100)] = ""
+
+
+class VendorUserOut(msgspec.Struct, kw_only=True):
+    id: str
+    username: str
+    display_name: str
+    active: bool
+    must_change_password: bool
+    locale: str
+    created_at: datetime
+
+
+class VendorUserCreated(msgspec.Struct, kw_only=True):
+    """The operator and their one-time password (shown once, changed at first sign-in)."""
+
+    user: VendorUserOut
+    initial_password: str
+
+
+class VendorLoginOut(msgspec.Struct, kw_only=True):
+    token: str
+    expires_at: datetime
+    user: VendorUserOut

@@ -126,11 +126,16 @@ async def onboard(rt: Runtime, data: s.TenantCreate) -> s.TenantCreated:
 
 
 async def list_tenants(
-    rt: Runtime, limit: int, cursor: str | None, status: str | None
+    rt: Runtime, limit: int, cursor: str | None, status: str | None, q: str | None = None
 ) -> Page[s.TenantOut]:
+    """Tenants in onboarding order; ``q`` finds a part of the slug or the name (any case)."""
     query = select(Tenant)
     if status:
         query = query.where(Tenant.status == status)
+    if q:
+        query = query.where(
+            Tenant.slug.icontains(q, autoescape=True) | Tenant.name.icontains(q, autoescape=True)
+        )
     async with rt.db.shared_session() as session:
         rows = (await session.scalars(paged(query, Tenant.id, limit, cursor))).all()
     return page_of(rows, limit, tenant_out, lambda t: t.id)

@@ -39,7 +39,8 @@ def test_demo_serves_what_it_prints(tmp_path: Path) -> None:
         token = re.search(r"Vendor token\s+(\S+)", printed)
         password = re.search(r"username: owner\s+password: (\S+)", printed)
         buyer = re.search(r"Buyer token\s+(\S+)", printed)
-        assert token and password and buyer, printed
+        operator = re.search(r"username: operator\s+password: (\S+)", printed)
+        assert token and password and buyer and operator, printed
         base = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=base, timeout=10) as client:
             for _ in range(100):
@@ -60,6 +61,15 @@ def test_demo_serves_what_it_prints(tmp_path: Path) -> None:
                 json={"username": "owner", "password": password.group(1)},
             )
             assert login.status_code == 200, login.text
+            # The printed operator signs in to the vendor console.
+            form = client.get("/vendor/console/login")
+            csrf = re.search(r'name="_csrf" value="([0-9a-f]+)"', form.text)
+            assert csrf, form.text
+            signed = client.post(
+                "/vendor/console/login",
+                data={"username": "operator", "password": operator.group(1), "_csrf": csrf[1]},
+            )
+            assert signed.status_code == 303, signed.text
             store = client.get("/store/demo/v1/store/")
             assert store.status_code == 200
             assert store.json()["branding"]["display_name"] == "Demo Coffee"

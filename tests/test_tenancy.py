@@ -18,7 +18,7 @@ from storeplug.testing import VENDOR, Merchant, enable, onboard
 from storeplug.testing.backends import PG_APP_ROLE
 from tenants.models import StaffUser
 
-SHARED_TABLES = {"plans", "tenants"}
+SHARED_TABLES = {"plans", "tenants", "vendor_users", "vendor_sessions"}
 MERCHANT_PREFIX = "/merchant/{tenant_slug}/v1"
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 PROBLEM = "application/problem+json"

@@ -8,16 +8,22 @@ import msgspec
 
 from core.console.i18n import N_
 
-# Where an entry goes in the navigation, in this order.
-NavSection = Literal["store", "marketing", "service", "settings"]
-SECTIONS: tuple[NavSection, ...] = ("store", "marketing", "service", "settings")
+# Where an entry goes in the navigation, in this order ("provider": the vendor console's).
+NavSection = Literal["provider", "store", "marketing", "service", "settings"]
+SECTIONS: tuple[NavSection, ...] = ("provider", "store", "marketing", "service", "settings")
 SECTION_LABELS = {
+    "provider": N_("Provider"),
     "store": N_("Store"),
     "marketing": N_("Marketing"),
     "service": N_("Service"),
     "settings": N_("Settings"),
 }
-ROLE_LABELS = {"owner": N_("Owner"), "manager": N_("Manager"), "clerk": N_("Clerk")}
+ROLE_LABELS = {
+    "owner": N_("Owner"),
+    "manager": N_("Manager"),
+    "clerk": N_("Clerk"),
+    "vendor": N_("Operator"),
+}
 
 
 class NavItem(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,13 +1,15 @@
 """Browser sessions, CSRF tokens and the security headers of every console response.
 
-- The session is the same ``staff_sessions`` row the JSON API's bearer token names; in a
-  browser its token travels in an HttpOnly, SameSite=Lax cookie scoped to the tenant's
-  console path (``/console/{tenant}``), Secure unless the deployment's public URL is plain
-  http. Signing out or changing the password revokes the row.
+- A store's session is the same ``staff_sessions`` row the JSON API's bearer token names
+  (the vendor console's is a ``vendor_sessions`` row); in a browser its token travels in an
+  HttpOnly, SameSite=Lax cookie scoped to the console's path (``/console/{tenant}``,
+  ``/vendor/console``), Secure unless the deployment's public URL is plain http. Signing out
+  or changing the password revokes the row.
 - CSRF: every state-changing request carries a token, in the ``_csrf`` form field or the
   ``X-CSRF-Token`` header (htmx sends it from ``hx-headers`` on ``<body>``). The token is an
   HMAC of the session token (signed in) or of a random ``sp_csrf`` cookie (the sign-in form)
-  under the deployment's secret, so it is bound to the browser and cannot be made elsewhere.
+  under the deployment's secret, with the console's scope (the tenant id, or "vendor"), so it
+  is bound to the browser and the console and cannot be made elsewhere.
 """
 
 from __future__ import annotations
@@ -60,17 +62,17 @@ def console_base(slug: str) -> str:
     return f"/console/{slug}"
 
 
-def csrf_token(secret: str, tenant_id: str, binding: str) -> str:
+def csrf_token(secret: str, scope: str, binding: str) -> str:
     """The token a form of this browser must send back: bound to the session token (or the
-    signed-out nonce) and the tenant."""
-    digest = hmac.new(secret.encode(), f"csrf:{tenant_id}:{binding}".encode(), hashlib.sha256)
+    signed-out nonce) and the console (a tenant's id, or "vendor")."""
+    digest = hmac.new(secret.encode(), f"csrf:{scope}:{binding}".encode(), hashlib.sha256)
     return digest.hexdigest()
 
 
-def csrf_matches(secret: str, tenant_id: str, binding: str, sent: str | None) -> bool:
+def csrf_matches(secret: str, scope: str, binding: str, sent: str | None) -> bool:
     if not sent or not binding:
         return False
-    return hmac.compare_digest(csrf_token(secret, tenant_id, binding), sent)
+    return hmac.compare_digest(csrf_token(secret, scope, binding), sent)
 
 
 def new_nonce() -> str:
@@ -81,11 +83,12 @@ def _secure(settings: Settings) -> bool:
     return not settings.public_url.startswith("http://")
 
 
-def session_cookie(settings: Settings, slug: str, token: str, expires_at: datetime) -> Cookie:
+def session_cookie(settings: Settings, path: str, token: str, expires_at: datetime) -> Cookie:
+    """The session's cookie, for the console at ``path`` only."""
     return Cookie(
         key=SESSION_COOKIE,
         value=token,
-        path=console_base(slug),
+        path=path,
         expires=int(expires_at.timestamp()),
         httponly=True,
         secure=_secure(settings),
@@ -93,22 +96,22 @@ def session_cookie(settings: Settings, slug: str, token: str, expires_at: dateti
     )
 
 
-def nonce_cookie(settings: Settings, slug: str, nonce: str) -> Cookie:
+def nonce_cookie(settings: Settings, path: str, nonce: str) -> Cookie:
     return Cookie(
         key=CSRF_COOKIE,
         value=nonce,
-        path=console_base(slug),
+        path=path,
         httponly=True,
         secure=_secure(settings),
         samesite="lax",
     )
 
 
-def expired_cookie(settings: Settings, slug: str, key: str) -> Cookie:
+def expired_cookie(settings: Settings, path: str, key: str) -> Cookie:
     return Cookie(
         key=key,
         value="",
-        path=console_base(slug),
+        path=path,
         max_age=0,
         expires=0,
         httponly=True,

@@ -1,10 +1,16 @@
-"""The console surface's HTTP plumbing: the guard (cookie session, CSRF), ``page()`` to
-render a template inside the shared layout, redirects, and error pages.
+"""The consoles' HTTP plumbing: the guard (cookie session, CSRF), ``page()`` to render a
+template inside the shared layout, signing in and out, redirects, and error pages.
 
-Every console route runs behind ``console_guard``: a signed-in staff member of the tenant in
-the path (else a redirect to the sign-in page), and on every state-changing request a valid
-CSRF token (else 403 and nothing runs). Routes marked ``opt={"public": True}`` (sign-in, the
-theme stylesheet) need no session but still need the token to POST.
+There are two consoles on one framework: a store's (``/console/{tenant}``, its staff) and the
+vendor's (``/vendor/console``, the provider's operators). Each is a ``Realm``: it says which
+``Site`` a request is in (the URL base that is also the cookies' path, what CSRF tokens are
+bound to, the name and colours of the layout) and who a session cookie belongs to. The rest
+is the same for both.
+
+Every console route runs behind its realm's guard: a signed-in person of that site (else a
+redirect to the sign-in page) and on every state-changing request a valid CSRF token (else
+403 and nothing runs). Routes marked ``opt={"public": True}`` (sign-in, the theme
+stylesheet) need no session but still need the token to POST.
 """
 
 from __future__ import annotations
@@ -12,12 +18,16 @@ from __future__ import annotations
 import html
 import logging
 import re
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from litestar import Request, Response, get
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException
+from litestar.handlers import HTTPRouteHandler
 from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect
 
@@ -35,11 +45,13 @@ from core.console.security import (
     console_base,
     csrf_matches,
     csrf_token,
+    expired_cookie,
     is_htmx,
     new_nonce,
     nonce_cookie,
+    session_cookie,
 )
-from core.context import Principal, TenantInfo
+from core.context import Branding, Principal, TenantInfo
 from core.errors import AppError, Forbidden, Unauthorized
 
 AnyConnection = ASGIConnection[Any, Any, Any, Any]
@@ -47,6 +59,7 @@ AnyRequest = Request[Any, Any, Any]
 log = logging.getLogger("storeplug.console")
 
 _PRINCIPAL = "storeplug_principal"
+_SITE = "storeplug_console_site"
 _CSRF = "storeplug_csrf"
 _NEW_NONCE = "storeplug_csrf_nonce"
 
@@ -55,6 +68,36 @@ class SignInRequired(Unauthorized):
     """No valid session: the console answers with the sign-in page, not an error."""
 
     code = "auth.required"
+
+
+@dataclass(frozen=True)
+class Site:
+    """The console a request is in: one store's, or the vendor's."""
+
+    base: str  # the URL prefix, also the path of the console's cookies
+    csrf_scope: str  # bound into every CSRF token with the session: the tenant id, "vendor"
+    name: str  # shown in the title and the top bar
+    branding: Branding
+    realm: Realm
+    tenant: TenantInfo | None = None  # a store's console
+
+
+class Realm(Protocol):
+    """A kind of console: where a request is, who its session cookie names, what menu."""
+
+    async def site(self, connection: AnyConnection) -> Site:
+        """The site of the request's path (raise ``AppError`` when there is none)."""
+        ...
+
+    async def authenticate(
+        self, connection: AnyConnection, site: Site, token: str
+    ) -> Principal | None:
+        """The person a session token belongs to on this site, None for anything else."""
+        ...
+
+    def nav(self, connection: AnyConnection, site: Site, principal: Principal) -> list[NavItem]:
+        """The menu entries this person may see."""
+        ...
 
 
 def _method(connection: AnyConnection) -> str:
@@ -71,39 +114,96 @@ def principal_of(connection: AnyConnection) -> Principal | None:
     return principal if isinstance(principal, Principal) else None
 
 
-async def console_guard(connection: AnyConnection, handler: BaseRouteHandler) -> None:
-    tenant = await tenant_of(connection)
-    runtime = runtime_of(connection)
-    token = connection.cookies.get(SESSION_COOKIE) or ""
-    principal: Principal | None = None
-    if token:
+def site_of(connection: AnyConnection) -> Site | None:
+    site = connection.scope.get(_SITE)
+    return site if isinstance(site, Site) else None
+
+
+def _site(connection: AnyConnection) -> Site:
+    site = site_of(connection)
+    assert site is not None, "a console page outside a console guard"
+    return site
+
+
+def page_base(connection: AnyConnection) -> str:
+    """The console's base URL (``/console/<slug>``, ``/vendor/console``)."""
+    return _site(connection).base
+
+
+def guard_for(realm: Realm) -> Callable[[AnyConnection, BaseRouteHandler], Awaitable[None]]:
+    """The guard of every route of ``realm``'s console."""
+
+    async def guard(connection: AnyConnection, handler: BaseRouteHandler) -> None:
+        site = await realm.site(connection)
+        connection.scope[_SITE] = site  # type: ignore[literal-required]
+        token = connection.cookies.get(SESSION_COOKIE) or ""
+        principal = await realm.authenticate(connection, site, token) if token else None
+        if principal is not None:
+            connection.scope[_PRINCIPAL] = principal  # type: ignore[literal-required]
+            binding = "session:" + token
+        else:
+            if not handler.opt.get("public"):
+                raise SignInRequired("sign in first")
+            nonce = connection.cookies.get(CSRF_COOKIE, "")
+            if not nonce:
+                nonce = new_nonce()
+                connection.scope[_NEW_NONCE] = nonce  # type: ignore[literal-required]
+            binding = "anon:" + nonce
+        secret = runtime_of(connection).settings.secret_key
+        connection.scope[_CSRF] = csrf_token(secret, site.csrf_scope, binding)  # type: ignore[literal-required]
+        if _method(connection) not in SAFE_METHODS:
+            sent = connection.headers.get(CSRF_HEADER)
+            if not sent and isinstance(connection, Request):
+                value = (await connection.form()).get(CSRF_FIELD)
+                sent = value if isinstance(value, str) else None
+            if not csrf_matches(secret, site.csrf_scope, binding, sent):
+                raise Forbidden("the form has expired; reload the page", code="csrf.invalid")
+
+    return guard
+
+
+class StoreConsole:
+    """The merchant console of the store in the path, for its staff."""
+
+    async def site(self, connection: AnyConnection) -> Site:
+        tenant = await tenant_of(connection)
+        return Site(
+            base=console_base(tenant.slug),
+            csrf_scope=tenant.id,
+            name=tenant.branding.display_name or tenant.name,
+            branding=tenant.branding,
+            realm=self,
+            tenant=tenant,
+        )
+
+    async def authenticate(
+        self, connection: AnyConnection, site: Site, token: str
+    ) -> Principal | None:
+        runtime = runtime_of(connection)
+        assert site.tenant is not None
         try:
-            async with runtime.tenant_context(tenant) as ctx:
+            async with runtime.tenant_context(site.tenant) as ctx:
                 principal = await runtime.authenticate(ctx, token)
         except Unauthorized:
-            principal = None
-        if principal is not None and principal.kind != "staff":
-            principal = None  # an API key is for machines, never a browser cookie
-    if principal is not None:
-        connection.scope[_PRINCIPAL] = principal  # type: ignore[literal-required]
-        binding = "session:" + token
-    else:
-        if not handler.opt.get("public"):
-            raise SignInRequired("sign in first")
-        nonce = connection.cookies.get(CSRF_COOKIE, "")
-        if not nonce:
-            nonce = new_nonce()
-            connection.scope[_NEW_NONCE] = nonce  # type: ignore[literal-required]
-        binding = "anon:" + nonce
-    secret = runtime.settings.secret_key
-    connection.scope[_CSRF] = csrf_token(secret, tenant.id, binding)  # type: ignore[literal-required]
-    if _method(connection) not in SAFE_METHODS:
-        sent = connection.headers.get(CSRF_HEADER)
-        if not sent and isinstance(connection, Request):
-            value = (await connection.form()).get(CSRF_FIELD)
-            sent = value if isinstance(value, str) else None
-        if not csrf_matches(secret, tenant.id, binding, sent):
-            raise Forbidden("the form has expired; reload the page", code="csrf.invalid")
+            return None
+        # An API key is for machines, never a browser cookie.
+        return principal if principal.kind == "staff" else None
+
+    def nav(self, connection: AnyConnection, site: Site, principal: Principal) -> list[NavItem]:
+        """Every enabled plugin's and the core's entries at or below this person's role."""
+        assert site.tenant is not None
+        hooks = runtime_of(connection).plugins.hooks_for(site.tenant.enabled_plugins)
+        rank = ROLE_RANK.get(principal.role, 0)
+        return [
+            item
+            for batch in hooks.console_nav(tenant=site.tenant)
+            for item in batch or []
+            if ROLE_RANK[item.role] <= rank
+        ]
+
+
+STORE_CONSOLE = StoreConsole()
+console_guard = guard_for(STORE_CONSOLE)
 
 
 def locale_of(connection: AnyConnection) -> str:
@@ -113,22 +213,13 @@ def locale_of(connection: AnyConnection) -> str:
     )
 
 
-def nav_for(tenant: TenantInfo, principal: Principal, connection: AnyConnection) -> list[Any]:
-    """The navigation this person sees: every enabled plugin's and the core's entries at or
-    below their role, by section."""
-    hooks = runtime_of(connection).plugins.hooks_for(tenant.enabled_plugins)
-    rank = ROLE_RANK.get(principal.role, 0)
-    items: list[NavItem] = [
-        item
-        for batch in hooks.console_nav(tenant=tenant)
-        for item in batch or []
-        if ROLE_RANK[item.role] <= rank
-    ]
-    base = console_base(tenant.slug)
+def nav_for(site: Site, principal: Principal, connection: AnyConnection) -> list[Any]:
+    """The navigation this person sees, by section, with the current page marked."""
+    items = site.realm.nav(connection, site, principal)
     path = connection.url.path.rstrip("/")
 
     def target(item: NavItem) -> str:
-        return f"{base}/{item.path}".rstrip("/")
+        return f"{site.base}/{item.path}".rstrip("/")
 
     current = max(
         (
@@ -150,7 +241,11 @@ def nav_for(tenant: TenantInfo, principal: Principal, connection: AnyConnection)
                     "name": section,
                     "label": SECTION_LABELS[section],
                     "items": [
-                        {"label": i.label, "url": f"{base}/{i.path}", "current": i.path == current}
+                        {
+                            "label": i.label,
+                            "url": f"{site.base}/{i.path}",
+                            "current": i.path == current,
+                        }
                         for i in entries
                     ],
                 }
@@ -159,18 +254,18 @@ def nav_for(tenant: TenantInfo, principal: Principal, connection: AnyConnection)
 
 
 def page_context(connection: AnyConnection) -> dict[str, Any]:
-    tenant: TenantInfo = connection.scope["storeplug_tenant"]  # type: ignore[typeddict-item]
+    site = _site(connection)
     principal = principal_of(connection)
     return {
-        "tenant": tenant,
-        "store_name": tenant.branding.display_name or tenant.name,
-        "branding": tenant.branding,
+        "tenant": site.tenant,
+        "store_name": site.name,
+        "branding": site.branding,
         "staff": principal,
         "role_label": ROLE_LABELS.get(principal.role, principal.role) if principal else "",
-        "nav": nav_for(tenant, principal, connection) if principal else [],
+        "nav": nav_for(site, principal, connection) if principal else [],
         "csrf": connection.scope.get(_CSRF, ""),
         "csrf_field": CSRF_FIELD,
-        "base": console_base(tenant.slug),
+        "base": site.base,
         "path": connection.url.path,
         "locale": locale_of(connection),
         "locales": [(code, LOCALE_NAMES[code]) for code in LOCALES],
@@ -189,42 +284,56 @@ def page(
     response = Response(html, status_code=status, media_type="text/html; charset=utf-8")
     nonce = connection.scope.get(_NEW_NONCE)
     if isinstance(nonce, str):
-        tenant: TenantInfo = full["tenant"]
-        response.set_cookie(nonce_cookie(runtime_of(connection).settings, tenant.slug, nonce))
+        response.set_cookie(nonce_cookie(runtime_of(connection).settings, full["base"], nonce))
     return response
 
 
 def redirect(connection: AnyConnection, to: str) -> Response[Any]:
-    """303 to ``to`` (relative to the tenant's console); for htmx, ``HX-Redirect``."""
-    tenant: TenantInfo = connection.scope["storeplug_tenant"]  # type: ignore[typeddict-item]
-    url = f"{console_base(tenant.slug)}/{to.lstrip('/')}"
+    """303 to ``to`` (relative to the console's base); for htmx, ``HX-Redirect``."""
+    url = f"{_site(connection).base}/{to.lstrip('/')}"
     if is_htmx(connection.headers):
         return Response(b"", status_code=204, headers={"HX-Redirect": url})
     return Redirect(url, status_code=303)
 
 
-_SAFE_NEXT = re.compile(r"^/console/[A-Za-z0-9_-]+(/[\w\-./]*)?$")
+_SAFE_NEXT = re.compile(r"^/[\w\-./]*$")
 
 
-def safe_next(slug: str, value: str | None) -> str:
-    """Where to go after signing in: a page of this tenant's console, never elsewhere."""
-    base = console_base(slug)
-    if value and _SAFE_NEXT.match(value) and (value == base or value.startswith(base + "/")):
+def safe_next(connection: AnyConnection, value: str | None) -> str:
+    """Where to go after signing in: a page of this console, never elsewhere."""
+    base = _site(connection).base
+    if (
+        value
+        and _SAFE_NEXT.match(value)
+        and ".." not in value
+        and (value == base or value.startswith(base + "/"))
+    ):
         return value
     return base + "/"
 
 
+def start_session(
+    connection: AnyConnection, token: str, expires_at: datetime, target: str
+) -> Response[Any]:
+    """Signed in: the session cookie, the sign-in form's nonce dropped, and on to ``target``."""
+    settings = runtime_of(connection).settings
+    base = _site(connection).base
+    response: Response[Any] = Redirect(target, status_code=303)
+    response.set_cookie(session_cookie(settings, base, token, expires_at))
+    response.set_cookie(expired_cookie(settings, base, CSRF_COOKIE))
+    return response
+
+
+def end_session(connection: AnyConnection) -> Response[Any]:
+    """Signed out (the caller revoked the session): the cookie dropped, to the sign-in page."""
+    response = redirect(connection, "login")
+    response.set_cookie(
+        expired_cookie(runtime_of(connection).settings, _site(connection).base, SESSION_COOKIE)
+    )
+    return response
+
+
 # ---- error pages ----------------------------------------------------------------------
-
-
-def _sign_in(connection: AnyConnection) -> Response[Any]:
-    tenant = connection.scope.get("storeplug_tenant")
-    slug = tenant.slug if isinstance(tenant, TenantInfo) else connection.path_params["tenant_slug"]
-    target = connection.url.path if _method(connection) == "GET" else ""
-    url = f"{console_base(slug)}/login" + (f"?next={quote(target)}" if target else "")
-    if is_htmx(connection.headers):
-        return Response(b"", status_code=401, headers={"HX-Redirect": url})
-    return Redirect(url, status_code=303)
 
 
 def _bare(status: int, code: str, headers: dict[str, str] | None = None) -> Response[Any]:
@@ -236,11 +345,22 @@ def _bare(status: int, code: str, headers: dict[str, str] | None = None) -> Resp
     )
 
 
+def _sign_in(connection: AnyConnection) -> Response[Any]:
+    site = site_of(connection)
+    if site is None:
+        return _bare(401, "auth.required")
+    target = connection.url.path if _method(connection) == "GET" else ""
+    url = f"{site.base}/login" + (f"?next={quote(target)}" if target else "")
+    if is_htmx(connection.headers):
+        return Response(b"", status_code=401, headers={"HX-Redirect": url})
+    return Redirect(url, status_code=303)
+
+
 def _error_page(
     connection: AnyConnection, status: int, code: str, detail: str, headers: dict[str, str]
 ) -> Response[Any]:
-    if "storeplug_tenant" not in connection.scope:
-        return _bare(status, code, headers)  # the tenant itself is unknown
+    if site_of(connection) is None:
+        return _bare(status, code, headers)  # no console to lay out (an unknown tenant)
     try:
         response = page(
             connection,
@@ -284,7 +404,7 @@ CONSOLE_EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
 }
 
 
-# ---- the theme: the tenant's colours as a stylesheet (CSP allows no inline style) --------
+# ---- the theme: the site's colours as a stylesheet (CSP allows no inline style) ----------
 
 _COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
 
@@ -293,14 +413,21 @@ def _color(value: str, default: str) -> str:
     return value if _COLOR.match(value) else default
 
 
-@get("/theme.css", opt={"public": True}, include_in_schema=False)
-async def theme(request: AnyRequest) -> Response[str]:
-    tenant = await tenant_of(request)
-    primary = _color(tenant.branding.primary_color, "#07C160")
-    secondary = _color(tenant.branding.secondary_color, "#FFFFFF")
+async def _theme(request: AnyRequest) -> Response[str]:
+    branding = _site(request).branding
+    primary = _color(branding.primary_color, "#07C160")
+    secondary = _color(branding.secondary_color, "#FFFFFF")
     css = f":root {{ --brand: {primary}; --brand-contrast: {secondary}; }}\n"
     return Response(
         css,
         media_type="text/css; charset=utf-8",
         headers={"cache-control": "private, max-age=300"},
     )
+
+
+def theme_route() -> HTTPRouteHandler:
+    """``GET <base>/theme.css`` for a console's routes (each console mounts its own)."""
+    return get("/theme.css", opt={"public": True}, include_in_schema=False)(_theme)
+
+
+theme = theme_route()

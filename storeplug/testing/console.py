@@ -27,10 +27,9 @@ def csrf_in(html: str) -> str:
 
 
 class ConsoleClient:
-    def __init__(self, http: httpx.AsyncClient, slug: str) -> None:
+    def __init__(self, http: httpx.AsyncClient, base: str) -> None:
         self.http = http
-        self.slug = slug
-        self.base = f"/console/{slug}"
+        self.base = base  # /console/<slug> or /vendor/console
         self.csrf = ""
 
     async def get(self, path: str = "", **kwargs: Any) -> httpx.Response:
@@ -57,12 +56,13 @@ class ConsoleClient:
 
 @asynccontextmanager
 async def console_client(
-    base_url: str, slug: str, language: str = "zh-CN,zh;q=0.9"
+    base_url: str, slug: str, language: str = "zh-CN,zh;q=0.9", base: str = ""
 ) -> AsyncIterator[ConsoleClient]:
+    """A client of the store ``slug``'s console (or of the console at ``base``)."""
     async with httpx.AsyncClient(
         base_url=base_url, timeout=30, headers={"Accept-Language": language}
     ) as http:
-        yield ConsoleClient(http, slug)
+        yield ConsoleClient(http, base or f"/console/{slug}")
 
 
 @asynccontextmanager

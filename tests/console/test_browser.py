@@ -1,6 +1,7 @@
 """The merchant console in a real headless Chromium against a real server process: signing
 in, switching a plugin on and seeing the storefront answer change, a bad setting's inline
-error, phone width, and signing out so that the back button shows nothing personal."""
+error, phone width, and signing out so that the back button shows nothing personal; and an
+operator onboarding a merchant in the vendor console."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import httpx
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as when
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from storeplug.testing import Merchant, onboard
+from core.runtime import Runtime
+from storeplug.testing import Merchant, onboard, unique_slug
 from tests.console.conftest import AppProcess
+from tests.console.operators import new_operator
 
 WAIT_S = 15
 
@@ -123,3 +126,39 @@ async def test_sign_in_toggle_a_plugin_fix_a_setting_and_sign_out(
         source = browser.page_source
         assert "plugin-echo" not in source and "gmv-1" not in source
         assert "f-password" in source
+
+
+async def test_an_operator_onboards_a_merchant_in_the_vendor_console(
+    browser: WebDriver, app_process: AppProcess, rt: Runtime, shots: Path
+) -> None:
+    operator = await new_operator(rt)
+    async with httpx.AsyncClient(base_url=app_process.url, timeout=30) as client:
+        existing = await onboard(client)  # and its plan
+    base = f"{app_process.url}/vendor/console"
+    browser.get(f"{base}/tenants")
+    wait(browser).until(when.url_contains("/vendor/console/login"))
+    browser.find_element(By.ID, "f-username").send_keys(operator.username)
+    browser.find_element(By.ID, "f-password").send_keys(operator.password)
+    browser.find_element(By.CSS_SELECTOR, "[data-testid=sign-in]").click()
+    css(browser, f"[data-testid=tenant-{existing.slug}]")
+
+    browser.find_element(By.CSS_SELECTOR, "[data-testid=onboard-link]").click()
+    slug = unique_slug("web")
+    browser.find_element(By.ID, "f-slug").send_keys(slug)
+    browser.find_element(By.ID, "f-name").send_keys("街角咖啡")
+    Select(browser.find_element(By.ID, "f-plan")).select_by_value(existing.plan)
+    browser.find_element(By.ID, "f-contact_phone").send_keys("13800000000")
+    browser.find_element(By.CSS_SELECTOR, "[data-testid=onboard]").click()
+    password = css(browser, "[data-testid=owner-password]")
+    assert css(browser, "[data-testid=owner-username]") == "owner"
+    browser.save_screenshot(str(shots / "vendor-onboarded.png"))
+
+    # The owner signs in to the new store's console with it.
+    browser.get(f"{app_process.url}/console/{slug}/login")
+    browser.find_element(By.ID, "f-username").send_keys("owner")
+    browser.find_element(By.ID, "f-password").send_keys(password)
+    browser.find_element(By.CSS_SELECTOR, "[data-testid=sign-in]").click()
+    assert "初始密码" in css(browser, "[data-testid=must-change]")
+    # Each console keeps its own session: the operator is still signed in.
+    browser.get(f"{base}/tenants/{slug}")
+    assert css(browser, "[data-testid=status]") == "正常"
