@@ -29,10 +29,25 @@ from core.db import utcnow
 from core.errors import AppError, Conflict, Invalid, NotFound
 from core.members.admin import has_tag
 from core.members.models import Member
+from core.notifications.events import EventField, NotificationEvent
+from core.notifications.service import notify
 from core.orders.models import Order
 from core.paging import Page, page_of, paged
 
 RUN_JOB = "campaigns.run"
+# The subscribe message a campaign may send with its coupon (``notify``).
+COUPON_NOTICE = NotificationEvent(
+    name="campaign.coupon",
+    title="优惠券到账",
+    description="A campaign gave the member a coupon (sent only if the campaign asks).",
+    fields=(
+        EventField("coupon", "优惠券", example="回流立减券"),
+        EventField("benefit", "优惠内容", example="满30减5"),
+        EventField("campaign", "活动名称", example="老客回流礼"),
+        EventField("expires_at", "到期时间", kind="datetime", example="2026年12月31日 23:59"),
+    ),
+    page="pages/coupons/index",
+)
 BATCH = 200  # recipients per transaction
 SOURCE = "campaign"  # the coupons' source
 
@@ -317,6 +332,7 @@ async def issue_batch(ctx: TenantContext, campaign: Campaign, member_ids: Sequen
     row is taken with a conditional UPDATE first: a row another run took is left alone."""
     issued = 0
     now = utcnow()
+    template = await ctx.session.get(CouponTemplate, (ctx.tenant_id, campaign.template_id))
     for member_id in member_ids:
         mine = await ctx.session.scalar(
             update(CampaignRecipient)
@@ -341,6 +357,20 @@ async def issue_batch(ctx: TenantContext, campaign: Campaign, member_ids: Sequen
         else:
             values = {"coupon_id": coupon.id}
             issued += 1
+            if campaign.notify and template is not None:
+                await notify(
+                    ctx,
+                    COUPON_NOTICE.name,
+                    member_id=member_id,
+                    values={
+                        "coupon": template.name,
+                        "benefit": coupons.template_label(template),
+                        "campaign": campaign.name,
+                        "expires_at": coupon.valid_until,
+                    },
+                    ref=campaign.id,
+                    key=f"{COUPON_NOTICE.name}:{campaign.id}:{member_id}",
+                )
         await ctx.session.execute(
             update(CampaignRecipient)
             .where(

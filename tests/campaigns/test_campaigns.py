@@ -21,6 +21,7 @@ from core.campaigns.models import CampaignRecipient
 from core.coupons.models import MemberCoupon
 from core.db import utcnow
 from core.members.models import Member
+from core.notifications.models import Notification
 from core.runtime import Runtime
 from storeplug.testing import Merchant, eventually, make_member, onboard, problem, staff_auth
 from tests.analytics.support import insert_order
@@ -324,3 +325,36 @@ async def test_resume_picks_up_a_running_campaign(client: httpx.AsyncClient, rt:
         return await coupons_of(rt, merchant, template["id"]) == (5, 5)
 
     await eventually(all_issued, what="the resumed run")
+
+
+async def test_a_campaign_may_send_a_subscribe_message_with_each_coupon(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    merchant = await onboard(client)
+    members = await seed_segment(rt, merchant, SEGMENT, 3)
+    template = await make_template(client, merchant, claimable=False, name="回流立减券")
+    issued = await client.post(
+        f"{merchant.merchant}/coupons/templates/{template['id']}/issue",
+        json={"member_ids": [members[0]]},
+        headers=merchant.auth,
+    )
+    assert issued.json()["issued"] == 1  # this one is skipped: the limit is one
+    made = await create(
+        client, merchant, template["id"], {"kind": "segment", "segment": SEGMENT}, notify=True
+    )
+    assert made.status_code == 201 and made.json()["notify"] is True
+    tenant = await rt.tenants.resolve(merchant.slug)
+    async with rt.tenant_context(tenant) as ctx:
+        await service.start(ctx, made.json()["id"])
+    assert await jobs.run(rt, tenant.id, made.json()["id"]) == 2
+    assert await jobs.run(rt, tenant.id, made.json()["id"]) == 0
+    async with reading(rt, merchant) as session:
+        notices = (
+            await session.scalars(
+                select(Notification).where(Notification.event == "campaign.coupon")
+            )
+        ).all()
+    assert sorted(n.member_id for n in notices) == sorted(members[1:])
+    assert {n.ref for n in notices} == {made.json()["id"]}
+    assert {n.values["coupon"] for n in notices} == {"回流立减券"}
+    assert {n.values["campaign"] for n in notices} == {"回流礼"}
