@@ -12,19 +12,23 @@ import httpx
 from sqlalchemy import func, select, update
 
 from core.cart.models import CartLine
-from core.catalog.models import Product, Sku
+from core.catalog.models import Sku
 from core.context import TenantContext
 from core.db import utcnow
 from core.errors import AppError
 from core.hookspecs import hookimpl
-from core.idempotency import HEADER
 from core.inventory import service as inventory
 from core.inventory.models import StockMovement
-from core.members.models import Address
 from core.orders.models import Order, OrderLine
 from core.runtime import Runtime
 from core.store.models import StoreSettings
 from storeplug.testing import Merchant, Shopper, make_member, onboard
+
+# The test kit's (storeplug.testing.commerce), shared with plugin authors.
+from storeplug.testing.commerce import direct as direct
+from storeplug.testing.commerce import make_address as make_address
+from storeplug.testing.commerce import make_sku as make_sku
+from storeplug.testing.commerce import place as place
 
 # ---- shared helpers ----------------------------------------------------------------------
 
@@ -87,54 +91,6 @@ class Shop:
 async def new_shop(client: httpx.AsyncClient, rt: Runtime) -> Shop:
     merchant = await onboard(client)
     return Shop(merchant=merchant, buyer=await make_member(rt, merchant))
-
-
-async def make_sku(
-    rt: Runtime,
-    merchant: Merchant,
-    *,
-    price: int = 1990,
-    stock: int = 10,
-    on_shelf: bool = True,
-    safety_stock: int = 0,
-    title: str = "纯棉T恤",
-    specs: dict[str, str] | None = None,
-) -> Sku:
-    async with rt.db.tenant_session(merchant.id) as session:
-        product = Product(
-            title=title,
-            status="on" if on_shelf else "off",
-            images=["https://img.example/tee.png"],
-            min_price=price,
-        )
-        session.add(product)
-        await session.flush()
-        sku = Sku(
-            product_id=product.id,
-            specs={"颜色": "红", "尺码": "M"} if specs is None else specs,
-            price=price,
-            stock=stock,
-            safety_stock=safety_stock,
-        )
-        session.add(sku)
-        await session.flush()
-    return sku
-
-
-async def make_address(rt: Runtime, merchant: Merchant, member_id: str) -> str:
-    async with rt.db.tenant_session(merchant.id) as session:
-        address = Address(
-            member_id=member_id,
-            name="张三",
-            phone="13800000000",
-            province="广东省",
-            city="深圳市",
-            district="南山区",
-            detail="科技园1号",
-        )
-        session.add(address)
-        await session.flush()
-        return address.id
 
 
 async def set_store(rt: Runtime, merchant: Merchant, **values: Any) -> None:
@@ -238,29 +194,6 @@ async def cart_line_ids(rt: Runtime, merchant: Merchant, member_id: str) -> set[
     async with rt.db.tenant_session(merchant.id) as session:
         rows = await session.scalars(select(CartLine.id).where(CartLine.member_id == member_id))
         return set(rows.all())
-
-
-async def place(
-    client: httpx.AsyncClient,
-    merchant: Merchant,
-    buyer: Shopper,
-    body: dict[str, Any],
-    key: str | None = "",
-) -> httpx.Response:
-    """POST an order; a fresh Idempotency-Key unless one is given (None: no header)."""
-    headers = dict(buyer.auth)
-    if key is not None:
-        headers[HEADER] = key or secrets.token_hex(8)
-    return await client.post(f"{merchant.store}/orders", json=body, headers=headers)
-
-
-def direct(sku: Sku, quantity: int = 1, address_id: str = "", **extra: Any) -> dict[str, Any]:
-    return {
-        "items": [{"sku_id": sku.id, "quantity": quantity}],
-        "fulfillment": "express",
-        "fulfillment_data": {"address_id": address_id},
-        **extra,
-    }
 
 
 async def count_orders(rt: Runtime, merchant: Merchant) -> int:

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select, update
@@ -23,41 +22,12 @@ from core.members.models import Member
 from core.orders.models import Order
 from core.payments.models import Payment
 from core.runtime import Runtime
-from storeplug.testing import Merchant, Shopper
+from storeplug.testing import Merchant
 
-
-async def activate_provider(
-    client: httpx.AsyncClient, merchant: Merchant, provider: str, config: dict[str, Any]
-) -> dict[str, Any]:
-    """Save the merchant's credentials for ``provider`` and make it the one buyers pay with."""
-    response = await client.put(
-        f"{merchant.merchant}/payments/accounts/{provider}",
-        json={"config": config, "active": True},
-        headers=merchant.auth,
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def use_sandbox(client: httpx.AsyncClient, merchant: Merchant) -> None:
-    await activate_provider(client, merchant, "sandbox", {})
-
-
-async def pay(
-    client: httpx.AsyncClient,
-    merchant: Merchant,
-    shopper: Shopper,
-    order_id: str,
-    key: str | None = None,
-) -> httpx.Response:
-    """``POST /orders/{id}/pay`` as the buyer, with a fresh Idempotency-Key unless given."""
-    return await client.post(
-        f"{merchant.store}/orders/{order_id}/pay",
-        json={},
-        headers={**shopper.auth, "Idempotency-Key": key or secrets.token_hex(8)},
-    )
-
+# The test kit's (storeplug.testing.commerce), shared with plugin authors.
+from storeplug.testing.commerce import activate_provider as activate_provider
+from storeplug.testing.commerce import pay as pay
+from storeplug.testing.commerce import use_sandbox as use_sandbox
 
 # ---- further helpers of the payments tests --------------------------------------------------
 

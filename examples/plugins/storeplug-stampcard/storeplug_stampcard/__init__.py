@@ -1,0 +1,1 @@
+"""Stampcard: a storeplug feature plugin (its plugin module is ``plugin``)."""
