@@ -43,6 +43,10 @@ class TenantDirectory:
         # None caches "no such store", so a flood of made-up slugs does not reach the
         # database; onboarding bumps the slug's version like any other change.
         self._cache: dict[str, tuple[bytes | str | None, TenantInfo | None]] = {}
+        # slug -> how often this process dropped its entry. A load that a change overtook
+        # (it read the rows before the change committed, and ends after the drop) must not
+        # put its stale info back; without Redis no version key would ever correct it.
+        self._drops: dict[str, int] = {}
 
     async def resolve(self, slug: str) -> TenantInfo:
         version = await self._redis.get(version_key(slug)) if self._redis is not None else None
@@ -50,8 +54,10 @@ class TenantDirectory:
         if cached is not None and cached[0] == version:
             info = cached[1]
         else:
+            drops = self._drops.get(slug, 0)
             info = await self.load(slug)
-            self._cache[slug] = (version, info)
+            if self._drops.get(slug, 0) == drops:
+                self._cache[slug] = (version, info)
         if info is None:
             raise NotFound(f"no store named {slug!r}", code="tenant.not_found")
         return info
@@ -113,6 +119,7 @@ class TenantDirectory:
         """Call after committing a change to tenants or their plugins."""
         for slug in slugs:
             self._cache.pop(slug, None)
+            self._drops[slug] = self._drops.get(slug, 0) + 1
         if self._redis is not None and slugs:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for slug in slugs:

@@ -14,7 +14,17 @@ import uvicorn
 @asynccontextmanager
 async def serve(app: Any, port: int = 0) -> AsyncIterator[str]:
     """Run ``app`` on 127.0.0.1 (``port`` 0: any free one) and yield its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    # Idle connections outlive the clients' keep-alive pools (httpx drops them after 5 s):
+    # with uvicorn's default of 5 s, a client could reuse a connection the server is
+    # closing at that moment and see a ReadError on a slow machine.
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        timeout_keep_alive=75,
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
