@@ -58,6 +58,21 @@ class StorePickupController(Controller):
         async with read_context(runtime_of(request), tenant) as ctx:
             return await service.slots(ctx, point_id)
 
+    @post("/points/{point_id:str}/verify", status_code=200, opt=MEMBER)
+    async def verify_code(
+        self,
+        request: AnyRequest,
+        ctx: Ctx,
+        member: CurrentMember,
+        point_id: PointId,
+        data: JSONBody[s.VerifyIn],
+    ) -> s.VerificationOut:
+        """A member who verifies at this point (a community leader) checks a buyer's code."""
+        rt = runtime_of(request)
+        return await codes.verify(
+            ctx, guards_of(rt), rt.settings.secret_key, point_id, member, data
+        )
+
     @get("/orders/{order_id:str}", opt=MEMBER)
     async def pickup_ticket(
         self, request: AnyRequest, ctx: Ctx, member: CurrentMember, order_id: FromPath[str]

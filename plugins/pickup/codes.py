@@ -1,6 +1,7 @@
 """Pickup codes: issued when a pickup order is paid (or, if another plugin held it back, when
 the hold is lifted), shown with a signed QR payload, verified once at the counter of their own
-point by that point's staff.
+point by that point's staff, or from the storefront by a member who verifies there (a
+community leader at their own point).
 
 A code is 8 random digits from ``secrets``; the unique constraint on ``open_code`` keeps it
 unique among the tenant's open codes (a clash is retried in a savepoint). Guessing is what
@@ -98,10 +99,16 @@ async def issue(ctx: TenantContext, pickup: PickupOrder) -> str:
     raise AssertionError("unreachable")
 
 
-def _keys(tenant_id: str, point_id: str, staff_id: str) -> tuple[str, str]:
+def _keys(tenant_id: str, point_id: str, verifier: Principal) -> tuple[str, str]:
     # The hash tag keeps a tenant's keys in one Redis Cluster slot.
     base = f"pickup:{{{tenant_id}}}:fail"
-    return f"{base}:staff:{staff_id}", f"{base}:point:{point_id}"
+    return f"{base}:{verifier.kind}:{verifier.id}", f"{base}:point:{point_id}"
+
+
+def _may_verify(point: PickupPoint, principal: Principal) -> bool:
+    if principal.kind == "staff":
+        return principal.id in point.staff_ids
+    return principal.kind == "member" and principal.id in point.verifier_member_ids
 
 
 async def verify(
@@ -117,9 +124,9 @@ async def verify(
     point = await ctx.session.get(PickupPoint, (ctx.tenant_id, point_id))
     if point is None:
         raise errors.point_not_found()
-    if principal.kind != "staff" or principal.id not in point.staff_ids:
+    if not _may_verify(point, principal):
         raise errors.not_point_staff()
-    staff_key, point_key = _keys(ctx.tenant_id, point.id, principal.id)
+    staff_key, point_key = _keys(ctx.tenant_id, point.id, principal)
     if await guards.staff.blocked(staff_key) or await guards.point.blocked(point_key):
         raise errors.locked(guards.staff.window_s)
     if data.qr is not None:
@@ -150,21 +157,24 @@ async def verify(
     order = await ctx.session.get(Order, (ctx.tenant_id, pickup.order_id))
     if used is None or order is None:  # a concurrent verification won
         raise errors.code_invalid()
-    await transition(ctx, order, "completed", actor=f"staff:{principal.id}", reason="picked up")
-    ctx.session.add(
-        PickupVerification(
-            order_id=order.id,
-            point_id=point.id,
-            staff_id=principal.id,
-            method=method,
-            verified_at=now,
-        )
+    actor = f"{principal.kind}:{principal.id}"
+    await transition(ctx, order, "completed", actor=actor, reason="picked up")
+    by_staff = principal.kind == "staff"
+    verification = PickupVerification(
+        order_id=order.id,
+        point_id=point.id,
+        staff_id=principal.id if by_staff else "",
+        member_id=None if by_staff else principal.id,
+        method=method,
+        verified_at=now,
     )
+    ctx.session.add(verification)
     return s.VerificationOut(
         order_id=order.id,
         order_number=order.number,
         point_id=point.id,
-        staff_id=principal.id,
+        staff_id=verification.staff_id,
+        member_id=verification.member_id,
         method=method,
         verified_at=now,
     )

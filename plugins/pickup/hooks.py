@@ -31,7 +31,7 @@ from core.orders.state import transition
 from plugins.pickup import codes, errors
 from plugins.pickup.models import PickupOrder, PickupPoint, PickupSlot
 from plugins.pickup.schemas import PickupSettings
-from plugins.pickup.service import PLUGIN, booked_in, settings_of
+from plugins.pickup.service import PLUGIN, booked_in, booking_days_of, settings_of
 from plugins.pickup.slots import day_slots, is_bookable
 
 METHOD = "pickup"
@@ -80,7 +80,7 @@ async def _judge(ctx: TenantContext, cart: CartView, data: PickupCartData) -> No
     if point.status != "active":
         return refuse(errors.POINT_CLOSED, "this pickup point is closed")
     now = utcnow()
-    days = data.settings.booking_days
+    days = booking_days_of(data.settings, point)
     if not is_bookable(slot, now, days, point.hours, point.holidays, point.slot_minutes):
         local_day = slot.astimezone(CST).date()
         open_that_day = any(day_slots(local_day, point.hours, point.holidays, point.slot_minutes))

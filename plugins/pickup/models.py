@@ -27,6 +27,7 @@ class PickupPoint(TenantScoped, Base):
     __table_args__ = (
         CheckConstraint("slot_minutes >= 5", name="slot_length"),
         CheckConstraint("capacity IS NULL OR capacity >= 1", name="capacity_positive"),
+        CheckConstraint("booking_days IS NULL OR booking_days >= 1", name="booking_days_positive"),
     )
 
     name: Mapped[str] = mapped_column(String(60))
@@ -41,6 +42,10 @@ class PickupPoint(TenantScoped, Base):
     capacity: Mapped[int | None] = mapped_column(default=None)  # orders per slot, None: any
     status: Mapped[str] = mapped_column(String(12), default="active")
     staff_ids: Mapped[list[str]] = mapped_column(default=list)  # who may verify here
+    # Members who may verify here from the storefront (a community leader at their own point).
+    verifier_member_ids: Mapped[list[str]] = mapped_column(default=list)
+    # Days of slots buyers may book here; None: the plugin's ``booking_days``.
+    booking_days: Mapped[int | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -87,7 +92,8 @@ class PickupOrder(TenantScoped, Base):
 
 
 class PickupVerification(TenantScoped, Base):
-    """One successful verification: which order, at which point, by whom, when."""
+    """One successful verification: which order, at which point, by whom (a staff member, or
+    a member who verifies at their own point: ``staff_id`` is then ""), when."""
 
     __tablename__ = "pickup_verifications"
     __table_args__ = (
@@ -99,5 +105,6 @@ class PickupVerification(TenantScoped, Base):
     order_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     point_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     staff_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    member_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), default=None)
     method: Mapped[str] = mapped_column(String(8))  # code | qr
     verified_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -22,6 +22,7 @@ Week = Annotated[list[Day], msgspec.Meta(min_length=7, max_length=7)]
 Code = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
 Qr = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 PointStatus = Literal["active", "inactive"]
+BookingDays = Annotated[int, msgspec.Meta(ge=1, le=60)]
 
 
 class PickupSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -56,6 +57,10 @@ class PointIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     capacity: Annotated[int, msgspec.Meta(ge=1, le=100_000)] | None = None
     status: PointStatus = "active"
     staff_ids: Annotated[list[Id], msgspec.Meta(max_length=200)] = []
+    # Members who verify here from the storefront (a community leader's own point).
+    verifier_member_ids: Annotated[list[Id], msgspec.Meta(max_length=20)] = []
+    # Days of slots bookable here, today included; None: the plugin's booking_days.
+    booking_days: BookingDays | None = None
 
 
 class PointOut(msgspec.Struct, kw_only=True):
@@ -71,6 +76,8 @@ class PointOut(msgspec.Struct, kw_only=True):
     capacity: int | None
     status: str
     staff_ids: list[str]
+    verifier_member_ids: list[str]
+    booking_days: int | None
     created_at: datetime
 
 
@@ -122,6 +129,7 @@ class VerificationOut(msgspec.Struct, kw_only=True):
     order_id: str
     order_number: str
     point_id: str
-    staff_id: str
+    staff_id: str  # "" when a member verified
     method: str
     verified_at: datetime
+    member_id: str | None = None  # the member who verified, at their own point

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from core.context import TenantContext, TenantInfo
 from core.db import utcnow
 from core.errors import FieldError, Invalid
+from core.members.models import Member
 from core.paging import Page, page_of, paged
 from plugins.pickup import errors
 from plugins.pickup import schemas as s
@@ -23,6 +24,11 @@ PLUGIN = "pickup"
 
 def settings_of(tenant: TenantInfo) -> s.PickupSettings:
     return msgspec.convert(tenant.plugin_configs.get(PLUGIN) or {}, s.PickupSettings)
+
+
+def booking_days_of(settings: s.PickupSettings, point: PickupPoint) -> int:
+    """Days of slots bookable at ``point``: its own window, else the plugin's."""
+    return point.booking_days or settings.booking_days
 
 
 def point_out(point: PickupPoint) -> s.PointOut:
@@ -39,6 +45,8 @@ def point_out(point: PickupPoint) -> s.PointOut:
         capacity=point.capacity,
         status=point.status,
         staff_ids=list(point.staff_ids),
+        verifier_member_ids=list(point.verifier_member_ids),
+        booking_days=point.booking_days,
         created_at=point.created_at,
     )
 
@@ -89,6 +97,20 @@ async def _check_staff(ctx: TenantContext, staff_ids: list[str]) -> None:
         )
 
 
+async def _check_members(ctx: TenantContext, member_ids: list[str]) -> None:
+    wanted = set(member_ids)
+    if not wanted:
+        return
+    found = set((await ctx.session.scalars(select(Member.id).where(Member.id.in_(wanted)))).all())
+    missing = sorted(wanted - found)
+    if missing:
+        raise Invalid(
+            "unknown members",
+            code="pickup.unknown_member",
+            errors=[FieldError(field="verifier_member_ids", message=f"no member {missing[0]}")],
+        )
+
+
 def _apply(point: PickupPoint, data: s.PointIn) -> None:
     point.name = data.name
     point.address = data.address
@@ -101,11 +123,19 @@ def _apply(point: PickupPoint, data: s.PointIn) -> None:
     point.capacity = data.capacity
     point.status = data.status
     point.staff_ids = sorted(set(data.staff_ids))
+    point.verifier_member_ids = sorted(set(data.verifier_member_ids))
+    point.booking_days = data.booking_days
+
+
+async def _checked(ctx: TenantContext, data: s.PointIn) -> None:
+    _check_hours(data)
+    await _check_staff(ctx, data.staff_ids)
+    await _check_members(ctx, data.verifier_member_ids)
 
 
 async def create_point(ctx: TenantContext, data: s.PointIn) -> s.PointOut:
-    _check_hours(data)
-    await _check_staff(ctx, data.staff_ids)
+    """A new point (also what another plugin calls to open one: a community leader's)."""
+    await _checked(ctx, data)
     point = PickupPoint()
     _apply(point, data)
     ctx.session.add(point)
@@ -115,9 +145,21 @@ async def create_point(ctx: TenantContext, data: s.PointIn) -> s.PointOut:
 
 async def replace_point(ctx: TenantContext, point_id: str, data: s.PointIn) -> s.PointOut:
     point = await get_point(ctx, point_id)
-    _check_hours(data)
-    await _check_staff(ctx, data.staff_ids)
+    await _checked(ctx, data)
     _apply(point, data)
+    await ctx.session.flush()
+    return point_out(point)
+
+
+async def set_point_access(
+    ctx: TenantContext, point_id: str, *, status: s.PointStatus, verifier_member_ids: list[str]
+) -> s.PointOut:
+    """Open or close a point and set who verifies there from the storefront, leaving the
+    rest as it is (another plugin that runs the point calls this: a leader suspended)."""
+    point = await get_point(ctx, point_id)
+    await _check_members(ctx, verifier_member_ids)
+    point.status = status
+    point.verifier_member_ids = sorted(set(verifier_member_ids))
     await ctx.session.flush()
     return point_out(point)
 
@@ -164,7 +206,7 @@ async def slots(ctx: TenantContext, point_id: str) -> s.SlotList:
     point = await get_point(ctx, point_id)
     if point.status != "active":
         raise errors.point_not_found()
-    days = settings_of(ctx.tenant).booking_days
+    days = booking_days_of(settings_of(ctx.tenant), point)
     starts = upcoming_slots(utcnow(), days, point.hours, point.holidays, point.slot_minutes)
     booked = await booked_in(ctx, point.id, starts)
     length = point.slot_minutes
