@@ -17,6 +17,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.pickup.plugin",
     "plugins.groupbuy.plugin",
     "plugins.sharecoupon.plugin",
+    "plugins.leaders.plugin",
 )
 
 

@@ -18,6 +18,7 @@ from storeplug.testing import Merchant, Shopper, make_member, onboard
 from tests.commerce.payments_support import pay, use_sandbox
 from tests.flashsale.support import walkable_activity
 from tests.groupbuy.views_support import walkable_groupbuy
+from tests.leaders.support import walkable_leader
 from tests.notifications.support import walkable_notification
 from tests.pickup.support import point_body, walkable_point
 from tests.points.support import walkable_catalog_item
@@ -66,6 +67,11 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "template_id": "0" * 26,
         "pack_size": 1,
     },
+    ("post", "/leaders/{leader_id}/approve"): {},
+    ("post", "/leaders/{leader_id}/reject"): {"reason": "hijack"},
+    ("post", "/leaders/{leader_id}/suspend"): {"reason": "hijack"},
+    ("post", "/leaders/{leader_id}/end"): {"reason": "hijack"},
+    ("put", "/leaders/{leader_id}/level"): {"level": "standard"},
 }
 # A plugin, an RFM segment, an export, a notification event's name: not rows.
 NOT_IDS = {"name", "segment", "table", "event"}
@@ -141,6 +147,7 @@ async def stock_shop(client: httpx.AsyncClient, rt: Runtime) -> Shop:
             client, rt, shop.merchant, shop.ids["sku_id"], shop.ids["template_id"]
         )
     )
+    shop.ids["leader_id"] = await walkable_leader(client, rt, shop.merchant)
     s = shop.merchant.store
     for who in ("x", "y"):
         member = await make_member(rt, shop.merchant, nickname=who)
@@ -297,6 +304,8 @@ async def test_no_endpoint_reaches_another_tenants_or_members_rows(
     assert targeted.json()["status"] == "draft"
     keys = (await client.get(f"{m}/api-keys/", headers=auth)).json()
     assert [k["revoked"] for k in keys] == [False]
+    leader = await client.get(f"{m}/leaders/{a.ids['leader_id']}", headers=auth)
+    assert (leader.json()["status"], leader.json()["level"]) == ("active", "standard")
     y = b.members["y"]
     cart = (await client.get(f"{b.merchant.store}/cart", headers=y.auth)).json()
     assert [line["quantity"] for line in cart["lines"]] == [1]
