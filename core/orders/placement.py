@@ -40,6 +40,7 @@ from core.store.service import get_settings
 # Order numbers carry the date in China Standard Time (no daylight saving), as buyers see it.
 CST = timezone(timedelta(hours=8))
 NUMBER_ATTEMPTS = 5
+DEFAULT_FULFILLMENT = "express"
 
 
 def new_number(now: datetime | None = None) -> str:
@@ -103,13 +104,13 @@ async def _inputs(
 
 
 async def _fulfillment_data(
-    ctx: TenantContext, member_id: str, data: s.PlaceOrderIn
+    ctx: TenantContext, member_id: str, method: str, given: dict[str, Any]
 ) -> dict[str, Any]:
     """What the order keeps about delivery. For express: a snapshot of the member's own
     address, so editing or deleting the address later does not move the parcel."""
-    if data.fulfillment != "express":
-        return dict(data.fulfillment_data)
-    address_id = data.fulfillment_data.get("address_id")
+    if method != "express":
+        return dict(given)
+    address_id = given.get("address_id")
     if not isinstance(address_id, str) or not address_id:
         raise Invalid(
             "express delivery needs fulfillment_data.address_id",
@@ -190,20 +191,25 @@ def _order_lines(order_id: str, view: CartView, priced: PricedCart) -> list[Orde
 async def place_order(ctx: TenantContext, data: s.PlaceOrderIn) -> s.OrderOut:
     member_id = _member_id(ctx)
     inputs, cart_line_ids = await _inputs(ctx, member_id, data)
-    fulfillment_data = await _fulfillment_data(ctx, member_id, data)
     view = await build_view(
         ctx,
         member_id,
         inputs,
         fulfillment=data.fulfillment,
-        fulfillment_data=fulfillment_data,
+        fulfillment_data=dict(data.fulfillment_data),
         options=dict(data.options),
     )
+    # A buyer who chose no method gets the one a plugin chose in load_cart_data (a bound
+    # buyer's leader point), else express.
+    if view.fulfillment is None:
+        view.fulfillment = DEFAULT_FULFILLMENT
+    fulfillment = view.fulfillment
     # price() validates too, and adds the cart-wide problems (an unavailable fulfillment);
     # the first problem refuses the order with its own code.
     priced = price(ctx.hooks, view)
     if priced.problems:
         raise problem_error(priced.problems[0])
+    fulfillment_data = await _fulfillment_data(ctx, member_id, fulfillment, view.fulfillment_data)
 
     order_id = new_id()
     await _reserve(ctx, view, order_id)
@@ -222,7 +228,7 @@ async def place_order(ctx: TenantContext, data: s.PlaceOrderIn) -> s.OrderOut:
         discount_total=priced.discount_total,
         shipping_fee=priced.shipping_fee,
         payable=priced.payable,
-        fulfillment=data.fulfillment,
+        fulfillment=fulfillment,
         fulfillment_data=fulfillment_data,
         adjustments=msgspec.to_builtins(priced.adjustments),
         note=data.note,

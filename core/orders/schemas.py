@@ -33,14 +33,16 @@ class OrderItemIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class PlaceOrderIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Either ``from_cart`` (the selected cart lines, or ``line_ids``) or ``items`` (a direct
-    buy). ``fulfillment_data`` is the method's input: ``{"address_id": ...}`` for express."""
+    buy). ``fulfillment_data`` is the method's input: ``{"address_id": ...}`` for express.
+    Without ``fulfillment`` the store chooses: a plugin's default for this cart (a bound
+    buyer's leader point), else express."""
 
     from_cart: bool = False
     line_ids: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=MAX_LINES)] | None = None
     items: Annotated[list[OrderItemIn], msgspec.Meta(min_length=1, max_length=MAX_LINES)] | None = (
         None
     )
-    fulfillment: Method = "express"
+    fulfillment: Method | None = None
     fulfillment_data: SmallObject = {}
     note: Note = ""
     options: SmallObject = {}
