@@ -38,3 +38,22 @@ def wrong_status(action: str, status: str) -> AppError:
 
 def unknown_level(code: str) -> AppError:
     return Invalid(f"no leader level {code!r} in the settings", code="leaders.unknown_level")
+
+
+def round_not_found() -> AppError:
+    return NotFound("no such round", code="leaders.round_not_found")
+
+
+def round_closed() -> AppError:
+    return Conflict("this round is closed", code=ROUND_CLOSED)
+
+
+def round_open() -> AppError:
+    return Conflict(
+        "this round still takes orders: confirm the arrival after its cut-off",
+        code="leaders.round_open",
+    )
+
+
+def delivery_not_found() -> AppError:
+    return NotFound("nothing of this round goes to this leader", code="leaders.delivery_not_found")

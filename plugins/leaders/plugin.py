@@ -5,7 +5,8 @@ own that they verify at.
 
 This module is what the plugin manager registers: the metadata and every hookimpl. The work
 lives beside it: ``service`` (merchant), ``storefront`` (applying, the leader's area, share
-pages), ``binding`` (buyers to leaders) and ``hooks`` (cart and orders).
+pages), ``binding`` (buyers to leaders), ``rounds`` (group rounds), ``deliveries`` (pick lists
+and arrivals) and ``hooks`` (cart and orders).
 """
 
 from __future__ import annotations
@@ -13,18 +14,33 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from core.commerce import CartView
+from core.commerce import Adjustment, CartView, LineProblem, PricingLine
 from core.context import TenantContext
 from core.hookspecs import hookimpl
 from core.members.models import Member
 from core.orders.models import Order
 from core.plugins import PluginMeta
 from plugins.leaders import api, hooks, storefront
-from plugins.leaders.models import Leader, LeaderBinding, LeaderOrder
+from plugins.leaders.models import (
+    Leader,
+    LeaderBinding,
+    LeaderDelivery,
+    LeaderOrder,
+    LeaderRound,
+    LeaderRoundItem,
+)
 from plugins.leaders.schemas import LeadersSettings
 
 # The models are named here so that loading the plugin maps its tables (migrations, tests).
-__all__ = ["META", "Leader", "LeaderBinding", "LeaderOrder"]
+__all__ = [
+    "META",
+    "Leader",
+    "LeaderBinding",
+    "LeaderDelivery",
+    "LeaderOrder",
+    "LeaderRound",
+    "LeaderRoundItem",
+]
 
 META = PluginMeta(
     name="leaders",
@@ -58,3 +74,18 @@ async def load_cart_data(ctx: TenantContext, cart: CartView) -> None:
 @hookimpl
 async def order_before_place(ctx: TenantContext, cart: CartView, order: Order) -> None:
     await hooks.order_before_place(ctx, cart, order)
+
+
+@hookimpl
+def validate_cart_line(cart: CartView, line: PricingLine) -> list[LineProblem]:
+    return hooks.validate_cart_line(cart, line)
+
+
+@hookimpl
+def price_adjustments(stage: str, cart: CartView) -> list[Adjustment]:
+    return hooks.price_adjustments(stage, cart)
+
+
+@hookimpl
+async def order_paid(ctx: TenantContext, order: Order) -> None:
+    await hooks.order_paid(ctx, order)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 import msgspec
 
 from core.members.schemas import Phone
+from core.orders.schemas import Id
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
 Address = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -21,6 +22,10 @@ ClockTime = Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$|^24:
 Rate = Annotated[int, msgspec.Meta(ge=0, le=10_000)]
 Fen = Annotated[int, msgspec.Meta(ge=0, le=100_000_000)]
 LeaderStatus = Literal["applied", "active", "rejected", "suspended", "ended"]
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
+Price = Annotated[int, msgspec.Meta(ge=1, le=100_000_000)]
+# upcoming: not open yet; open: takes orders; closed: past its cut-off.
+Phase = Literal["upcoming", "open", "closed"]
 
 
 class Level(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -197,3 +202,107 @@ class LeaderOut(msgspec.Struct, kw_only=True):
     approved_at: datetime | None
     decided_at: datetime | None
     stats: LeaderStats
+
+
+# ---- rounds (团购期) ----------------------------------------------------------------------------
+
+
+class RoundItemIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    sku_id: Id
+    round_price: Price
+
+
+class RoundIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    title: Title
+    starts_at: datetime
+    cutoff_at: datetime  # orders close here
+    delivery_date: date  # the goods reach the leaders' points that day (China time)
+    items: Annotated[list[RoundItemIn], msgspec.Meta(min_length=1, max_length=200)]
+
+
+class RoundItemOut(msgspec.Struct, kw_only=True):
+    sku_id: str
+    product_id: str
+    title: str
+    sku_label: str
+    image: str
+    price: int  # the SKU's own price, fen
+    round_price: int
+
+
+class RoundOut(msgspec.Struct, kw_only=True):
+    id: str
+    title: str
+    phase: Phase
+    starts_at: datetime
+    cutoff_at: datetime
+    delivery_date: date
+    activity: str  # what a cart line names to buy at the round's prices: "leaders:<id>"
+    items: list[RoundItemOut]
+    closed_early_at: datetime | None
+    created_at: datetime
+
+
+class RoundList(msgspec.Struct, kw_only=True):
+    items: list[RoundOut]
+
+
+class PickItem(msgspec.Struct, kw_only=True):
+    sku_id: str
+    product_id: str
+    title: str
+    sku_label: str
+    quantity: int
+
+
+class PickOrderLine(msgspec.Struct, kw_only=True):
+    sku_id: str
+    title: str
+    sku_label: str
+    quantity: int
+
+
+class PickOrder(msgspec.Struct, kw_only=True):
+    order_id: str
+    number: str
+    status: str
+    buyer: str  # the buyer's nickname
+    lines: list[PickOrderLine]
+
+
+class PickList(msgspec.Struct, kw_only=True):
+    """What goes to one leader's point for one round: the products with their quantities,
+    and the buyers' orders they make up (paid orders, less what was refunded)."""
+
+    round_id: str
+    leader_id: str
+    leader_name: str
+    leader_phone: str
+    point_id: str | None
+    point_address: str
+    delivery_date: date
+    final: bool  # the round is past its cut-off: nothing more will be added
+    status: str  # pending | arrived
+    arrived_at: datetime | None
+    items: list[PickItem]
+    orders: list[PickOrder]
+
+
+class PickLists(msgspec.Struct, kw_only=True):
+    round_id: str
+    items: list[PickList]
+
+
+class LeaderOrderOut(msgspec.Struct, kw_only=True):
+    """An order that counts for the leader, as the leader sees it."""
+
+    order_id: str
+    number: str
+    status: str
+    round_id: str | None
+    buyer: str
+    payable: int
+    paid_amount: int
+    refunded_amount: int
+    fulfillment_hold: str
+    created_at: datetime

@@ -9,10 +9,11 @@ from sqlalchemy import and_, or_, select
 from core.context import TenantContext
 from core.db import utcnow
 from core.members.models import Member
+from core.orders.models import Order
 from core.paging import Page, keyset_page_of, keyset_paged
 from plugins.leaders import binding, errors
 from plugins.leaders import schemas as s
-from plugins.leaders.models import Leader, LeaderBinding
+from plugins.leaders.models import Leader, LeaderBinding, LeaderOrder
 from plugins.leaders.rules import get_leader, leader_of_member, settings_of
 from plugins.pickup.models import PickupPoint
 
@@ -180,4 +181,42 @@ async def my_buyers(
         ),
         lambda row: [row[0].id],
         "buyers",
+    )
+
+
+async def my_orders(
+    ctx: TenantContext, leader: Leader, round_id: str | None, limit: int, cursor: str | None
+) -> Page[s.LeaderOrderOut]:
+    """The orders that count for the leader (of one round, or all), the newest first."""
+    its_order = and_(Order.tenant_id == LeaderOrder.tenant_id, Order.id == LeaderOrder.order_id)
+    its_buyer = and_(Member.tenant_id == Order.tenant_id, Member.id == Order.member_id)
+    query = (
+        select(LeaderOrder, Order, Member)
+        .join(Order, its_order)
+        .join(Member, its_buyer)
+        .where(LeaderOrder.leader_id == leader.id)
+    )
+    if round_id is not None:
+        query = query.where(LeaderOrder.round_id == round_id[:26])
+    newest_first = [(LeaderOrder.id, True)]
+    rows = (
+        await ctx.session.execute(keyset_paged(query, newest_first, limit, cursor, "orders"))
+    ).all()
+    return keyset_page_of(
+        rows,
+        limit,
+        lambda row: s.LeaderOrderOut(
+            order_id=row[1].id,
+            number=row[1].number,
+            status=row[1].status,
+            round_id=row[0].round_id,
+            buyer=row[2].nickname,
+            payable=row[1].payable,
+            paid_amount=row[1].paid_amount,
+            refunded_amount=row[1].refunded_amount,
+            fulfillment_hold=row[1].fulfillment_hold,
+            created_at=row[1].created_at,
+        ),
+        lambda row: [row[0].id],
+        "orders",
     )

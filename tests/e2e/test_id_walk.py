@@ -147,7 +147,7 @@ async def stock_shop(client: httpx.AsyncClient, rt: Runtime) -> Shop:
             client, rt, shop.merchant, shop.ids["sku_id"], shop.ids["template_id"]
         )
     )
-    shop.ids["leader_id"] = await walkable_leader(client, rt, shop.merchant)
+    shop.ids.update(await walkable_leader(client, rt, shop.merchant, shop.ids["sku_id"]))
     s = shop.merchant.store
     for who in ("x", "y"):
         member = await make_member(rt, shop.merchant, nickname=who)
@@ -306,6 +306,8 @@ async def test_no_endpoint_reaches_another_tenants_or_members_rows(
     assert [k["revoked"] for k in keys] == [False]
     leader = await client.get(f"{m}/leaders/{a.ids['leader_id']}", headers=auth)
     assert (leader.json()["status"], leader.json()["level"]) == ("active", "standard")
+    round_ = await client.get(f"{m}/leaders/rounds/{a.ids['round_id']}", headers=auth)
+    assert round_.json()["phase"] == "open"
     y = b.members["y"]
     cart = (await client.get(f"{b.merchant.store}/cart", headers=y.auth)).json()
     assert [line["quantity"] for line in cart["lines"]] == [1]

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import select
 
+from core.db import utcnow
+from core.orders.placement import CST
 from core.runtime import Runtime
 from plugins.leaders.models import LeaderOrder
 from storeplug.testing import VENDOR, Merchant, Shopper, enable, ensure_plan, make_member, onboard
@@ -103,10 +106,12 @@ def key() -> dict[str, str]:
     return {"Idempotency-Key": secrets.token_hex(8)}
 
 
-async def walkable_leader(client: httpx.AsyncClient, rt: Runtime, merchant: Merchant) -> str:
+async def walkable_leader(
+    client: httpx.AsyncClient, rt: Runtime, merchant: Merchant, sku_id: str
+) -> dict[str, str]:
     """For tests/e2e/test_id_walk.py: add the leaders feature to ``merchant``'s plan (keeping
-    the plan's other plugins, pickup among them), switch it on and approve a leader; the id
-    the leader routes take."""
+    the plan's other plugins, pickup among them), switch it on, approve a leader and publish
+    a round of ``sku_id``; the ids the leader and round routes take."""
     tenant = await client.get(f"/vendor/v1/tenants/{merchant.slug}", headers=VENDOR)
     plans = (await client.get("/vendor/v1/plans/", headers=VENDOR)).json()
     current = next(p for p in plans if p["code"] == tenant.json()["plan"])
@@ -120,4 +125,73 @@ async def walkable_leader(client: httpx.AsyncClient, rt: Runtime, merchant: Merc
     assert (await enable(client, merchant, "pickup")).status_code == 200
     assert (await enable(client, merchant, "leaders")).status_code == 200
     leader = await new_leader(client, rt, merchant, name="walk")
-    return leader.id
+    round_ = await make_round(client, merchant, [(sku_id, 1)], title="walk")
+    return {"leader_id": leader.id, "round_id": round_["id"]}
+
+
+# Leaders' points open around the clock in the round tests, so that a pickup slot later
+# today always exists whenever the tests run.
+ALL_DAY = {"point_opens": "00:00", "point_closes": "24:00"}
+
+
+def round_body(
+    items: list[tuple[str, int]],
+    *,
+    starts_in: timedelta = timedelta(hours=-1),
+    cutoff_in: timedelta = timedelta(hours=2),
+    delivery_in_days: int = 0,
+    title: str = "周三团",
+) -> dict[str, Any]:
+    now = utcnow()
+    cutoff = now + cutoff_in
+    delivery = cutoff.astimezone(CST).date() + timedelta(days=delivery_in_days)
+    return {
+        "title": title,
+        "starts_at": (now + starts_in).isoformat(),
+        "cutoff_at": cutoff.isoformat(),
+        "delivery_date": delivery.isoformat(),
+        "items": [{"sku_id": sku_id, "round_price": price} for sku_id, price in items],
+    }
+
+
+async def make_round(
+    client: httpx.AsyncClient, merchant: Merchant, items: list[tuple[str, int]], **extra: Any
+) -> dict[str, Any]:
+    response = await client.post(
+        f"{merchant.merchant}/leaders/rounds/",
+        json=round_body(items, **extra),
+        headers=merchant.auth,
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def round_order(round_id: str, lines: list[tuple[str, int]], **extra: Any) -> dict[str, Any]:
+    """A direct buy of round items; no fulfillment: the store chooses (the buyer's leader)."""
+    return {
+        "items": [
+            {"sku_id": sku_id, "quantity": quantity, "activity": f"leaders:{round_id}"}
+            for sku_id, quantity in lines
+        ],
+        **extra,
+    }
+
+
+def at_point(point_id: str) -> dict[str, Any]:
+    return {"fulfillment": "pickup", "fulfillment_data": {"point_id": point_id}}
+
+
+async def close_round(client: httpx.AsyncClient, merchant: Merchant, round_id: str) -> None:
+    closed = await client.post(
+        f"{merchant.merchant}/leaders/rounds/{round_id}/close", headers=merchant.auth
+    )
+    assert closed.status_code == 200, closed.text
+
+
+async def arrive(
+    client: httpx.AsyncClient, merchant: Merchant, leader: LeaderUser, round_id: str
+) -> httpx.Response:
+    return await client.post(
+        f"{merchant.store}/leaders/me/rounds/{round_id}/arrival", headers=leader.auth
+    )

@@ -24,8 +24,17 @@ from storeplug.testing import (
 )
 from tests.commerce.orders_support import direct, make_address, make_sku, place
 from tests.commerce.payments_support import pay, use_sandbox
-from tests.leaders.support import bind, decide, leader_orders, leaders_store, new_leader
-from tests.pickup.support import first_slot, pickup_body
+from tests.leaders.support import (
+    ALL_DAY,
+    at_point,
+    bind,
+    decide,
+    leader_orders,
+    leaders_store,
+    make_round,
+    new_leader,
+    round_order,
+)
 
 
 async def binding_of(client: httpx.AsyncClient, merchant: Merchant, buyer: Shopper) -> str | None:
@@ -146,7 +155,7 @@ async def test_two_links_opened_at_once_bind_once(client: httpx.AsyncClient, rt:
 async def test_orders_count_for_the_point_leader_else_the_bound_one(
     client: httpx.AsyncClient, rt: Runtime
 ) -> None:
-    merchant = await leaders_store(client)
+    merchant = await leaders_store(client, **ALL_DAY)
     await use_sandbox(client, merchant)
     mine, other = await new_leader(client, rt, merchant), await new_leader(client, rt, merchant)
     sku = await make_sku(rt, merchant, price=2000, stock=20)
@@ -157,8 +166,13 @@ async def test_orders_count_for_the_point_leader_else_the_bound_one(
         client, merchant, bound, direct(sku, address_id=await make_address(rt, merchant, bound.id))
     )
     assert express.status_code == 201, express.text
-    slot = await first_slot(client, merchant, other.point_id)
-    at_other = await place(client, merchant, bound, pickup_body(sku.id, other.point_id, slot))
+    round_ = await make_round(client, merchant, [(sku.id, 1500)])
+    at_other = await place(
+        client,
+        merchant,
+        bound,
+        round_order(round_["id"], [(sku.id, 1)], **at_point(other.point_id)),
+    )
     assert at_other.status_code == 201, at_other.text
     unbound = await place(
         client,
