@@ -363,6 +363,193 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/store/{tenant_slug}/v1/leaders/apply": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Apply */
+        post: operations["StoreTenantSlugV1LeadersApplyApply"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/store/{tenant_slug}/v1/leaders/binding": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** MyBinding */
+        get: operations["StoreTenantSlugV1LeadersBindingMyBinding"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/store/{tenant_slug}/v1/leaders/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Me */
+        get: operations["StoreTenantSlugV1LeadersMeMe"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/store/{tenant_slug}/v1/leaders/me/buyers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** MyBuyers */
+        get: operations["StoreTenantSlugV1LeadersMeBuyersMyBuyers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/store/{tenant_slug}/v1/leaders/me/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** MyOrders */
+        get: operations["StoreTenantSlugV1LeadersMeOrdersMyOrders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/store/{tenant_slug}/v1/leaders/me/rounds/{round_id}/arrival": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** ConfirmArrival */
+        post: operations["StoreTenantSlugV1LeadersMeRoundsRoundIdArrivalConfirmArrival"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/store/{tenant_slug}/v1/leaders/me/rounds/{round_id}/pick-list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** MyPickList */
+        get: operations["StoreTenantSlugV1LeadersMeRoundsRoundIdPickListMyPickList"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/store/{tenant_slug}/v1/leaders/rounds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** ListRounds */
+        get: operations["StoreTenantSlugV1LeadersRoundsListRounds"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/store/{tenant_slug}/v1/leaders/rounds/{round_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GetRound */
+        get: operations["StoreTenantSlugV1LeadersRoundsRoundIdGetRound"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/store/{tenant_slug}/v1/leaders/{leader_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Card */
+        get: operations["StoreTenantSlugV1LeadersLeaderIdCard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/store/{tenant_slug}/v1/leaders/{leader_id}/bind": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Bind */
+        post: operations["StoreTenantSlugV1LeadersLeaderIdBindBind"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/store/{tenant_slug}/v1/me": {
         parameters: {
             query?: never;
@@ -652,6 +839,23 @@ export interface paths {
         get: operations["StoreTenantSlugV1PickupPointsPointIdSlotsListSlots"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/store/{tenant_slug}/v1/pickup/points/{point_id}/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** VerifyCode */
+        post: operations["StoreTenantSlugV1PickupPointsPointIdVerifyVerifyCode"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1082,6 +1286,16 @@ export interface components {
             /** @enum {string} */
             stage: "line" | "promotion" | "coupon" | "points" | "fees";
         };
+        /** ApplyIn */
+        ApplyIn: {
+            address: string;
+            latitude: number;
+            longitude: number;
+            name: string;
+            /** @description 11-digit mainland mobile number, or +<country code><number> */
+            phone: string;
+            photo_url: string;
+        };
         /** BalanceOut */
         BalanceOut: {
             balance: number;
@@ -1103,6 +1317,19 @@ export interface components {
             source: string;
             title: string;
         };
+        /** BindOut */
+        BindOut: {
+            binding: components["schemas"]["BindingOut"] | null;
+            bound: boolean;
+        };
+        /** BindingOut */
+        BindingOut: {
+            /** Format: date-time */
+            bound_at: string;
+            expires_at: string | null;
+            leader: components["schemas"]["LeaderCard"];
+            source: string;
+        };
         /** Branding */
         Branding: {
             /** @default  */
@@ -1113,6 +1340,16 @@ export interface components {
             primary_color: string;
             /** @default #FFFFFF */
             secondary_color: string;
+        };
+        /** BuyerOut */
+        BuyerOut: {
+            avatar_url: string;
+            /** Format: date-time */
+            bound_at: string;
+            expires_at: string | null;
+            member_id: string;
+            nickname: string;
+            source: string;
         };
         /** CancelIn */
         CancelIn: {
@@ -1253,6 +1490,28 @@ export interface components {
             /** @default  */
             reason: string;
         };
+        /** LeaderCard */
+        LeaderCard: {
+            address: string;
+            id: string;
+            name: string;
+            photo_url: string;
+            point: components["schemas"]["leaders_schemas_StorePoint"] | null;
+        };
+        /** LeaderOrderOut */
+        LeaderOrderOut: {
+            buyer: string;
+            /** Format: date-time */
+            created_at: string;
+            fulfillment_hold: string;
+            number: string;
+            order_id: string;
+            paid_amount: number;
+            payable: number;
+            refunded_amount: number;
+            round_id: string | null;
+            status: string;
+        };
         /** LevelBrief */
         LevelBrief: {
             discount_percent: number;
@@ -1329,6 +1588,29 @@ export interface components {
             phone: string | null;
             source: string;
             total_paid: number;
+        };
+        /** MyBinding */
+        MyBinding: {
+            binding: components["schemas"]["BindingOut"] | null;
+        };
+        /** MyLeaderOut */
+        MyLeaderOut: {
+            address: string;
+            /** Format: date-time */
+            applied_at: string;
+            approved_at: string | null;
+            id: string;
+            latitude: number;
+            level: string;
+            level_name: string;
+            longitude: number;
+            name: string;
+            phone: string;
+            photo_url: string;
+            point: components["schemas"]["leaders_schemas_StorePoint"] | null;
+            reason: string;
+            share: components["schemas"]["leaders_schemas_ShareOut"] | null;
+            status: string;
         };
         /** MyTeam */
         MyTeam: {
@@ -1440,6 +1722,16 @@ export interface components {
             items: components["schemas"]["RefundOut"][];
             next_cursor: string | null;
         };
+        /** Page[BuyerOut] */
+        "Page_plugins.leaders.schemas.BuyerOut_": {
+            items: components["schemas"]["BuyerOut"][];
+            next_cursor: string | null;
+        };
+        /** Page[LeaderOrderOut] */
+        "Page_plugins.leaders.schemas.LeaderOrderOut_": {
+            items: components["schemas"]["LeaderOrderOut"][];
+            next_cursor: string | null;
+        };
         /** Page[EntryOut] */
         "Page_plugins.points.schemas.EntryOut_": {
             items: components["schemas"]["EntryOut"][];
@@ -1470,11 +1762,50 @@ export interface components {
         PhoneIn: {
             code: string;
         };
+        /** PickItem */
+        PickItem: {
+            product_id: string;
+            quantity: number;
+            sku_id: string;
+            sku_label: string;
+            title: string;
+        };
+        /** PickList */
+        PickList: {
+            arrived_at: string | null;
+            /** Format: date */
+            delivery_date: string;
+            final: boolean;
+            items: components["schemas"]["PickItem"][];
+            leader_id: string;
+            leader_name: string;
+            leader_phone: string;
+            orders: components["schemas"]["PickOrder"][];
+            point_address: string;
+            point_id: string | null;
+            round_id: string;
+            status: string;
+        };
+        /** PickOrder */
+        PickOrder: {
+            buyer: string;
+            lines: components["schemas"]["PickOrderLine"][];
+            number: string;
+            order_id: string;
+            status: string;
+        };
+        /** PickOrderLine */
+        PickOrderLine: {
+            quantity: number;
+            sku_id: string;
+            sku_label: string;
+            title: string;
+        };
         /** PickupTicket */
         PickupTicket: {
             code: string | null;
             order_id: string;
-            point: components["schemas"]["StorePoint"];
+            point: components["schemas"]["pickup_schemas_StorePoint"];
             qr: string | null;
             /** Format: date-time */
             slot_starts_at: string;
@@ -1484,8 +1815,7 @@ export interface components {
         PlaceOrderIn: {
             /** @default false */
             from_cart?: boolean;
-            /** @default express */
-            fulfillment?: string;
+            fulfillment?: string | null;
             fulfillment_data?: {
                 [key: string]: unknown;
             };
@@ -1605,19 +1935,42 @@ export interface components {
             /** @enum {string} */
             status: "pending" | "granted" | "cancelled";
         };
+        /** RoundItemOut */
+        RoundItemOut: {
+            image: string;
+            price: number;
+            product_id: string;
+            round_price: number;
+            sku_id: string;
+            sku_label: string;
+            title: string;
+        };
+        /** RoundList */
+        RoundList: {
+            items: components["schemas"]["RoundOut"][];
+        };
+        /** RoundOut */
+        RoundOut: {
+            activity: string;
+            closed_early_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            cutoff_at: string;
+            /** Format: date */
+            delivery_date: string;
+            id: string;
+            items: components["schemas"]["RoundItemOut"][];
+            /** @enum {string} */
+            phase: "upcoming" | "open" | "closed";
+            /** Format: date-time */
+            starts_at: string;
+            title: string;
+        };
         /** SelectIn */
         SelectIn: {
             line_ids?: string[] | null;
             selected: boolean;
-        };
-        /** ShareOut */
-        ShareOut: {
-            /** Format: date-time */
-            expires_at: string;
-            path: string;
-            query: string;
-            title: string;
-            token: string;
         };
         /** SharePage */
         SharePage: {
@@ -1662,19 +2015,9 @@ export interface components {
             plugins: string[];
             slug: string;
         };
-        /** StorePoint */
-        StorePoint: {
-            address: string;
-            distance_m: number | null;
-            id: string;
-            latitude: number;
-            longitude: number;
-            name: string;
-            phone: string;
-        };
         /** StorePointList */
         StorePointList: {
-            items: components["schemas"]["StorePoint"][];
+            items: components["schemas"]["pickup_schemas_StorePoint"][];
         };
         /** StoreProduct */
         StoreProduct: {
@@ -1784,6 +2127,22 @@ export interface components {
             refresh_expires_in: number;
             refresh_token: string;
             token_type: string;
+        };
+        /** VerificationOut */
+        VerificationOut: {
+            member_id: string | null;
+            method: string;
+            order_id: string;
+            order_number: string;
+            point_id: string;
+            staff_id: string;
+            /** Format: date-time */
+            verified_at: string;
+        };
+        /** VerifyIn */
+        VerifyIn: {
+            code?: string | null;
+            qr?: string | null;
         };
         /** WxLoginIn */
         WxLoginIn: {
@@ -1946,6 +2305,41 @@ export interface components {
             price: number;
             sku_id: string;
             sku_label: string;
+        };
+        /** ShareOut */
+        leaders_schemas_ShareOut: {
+            page: string;
+            path: string;
+            scene: string;
+            source: string;
+            source_ref: string;
+        };
+        /** StorePoint */
+        leaders_schemas_StorePoint: {
+            address: string;
+            id: string;
+            latitude: number;
+            longitude: number;
+            name: string;
+        };
+        /** StorePoint */
+        pickup_schemas_StorePoint: {
+            address: string;
+            distance_m: number | null;
+            id: string;
+            latitude: number;
+            longitude: number;
+            name: string;
+            phone: string;
+        };
+        /** ShareOut */
+        sharecoupon_schemas_ShareOut: {
+            /** Format: date-time */
+            expires_at: string;
+            path: string;
+            query: string;
+            title: string;
+            token: string;
         };
     };
     responses: never;
@@ -2733,6 +3127,363 @@ export interface operations {
             };
         };
     };
+    StoreTenantSlugV1LeadersApplyApply: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant_slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApplyIn"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyLeaderOut"];
+                };
+            };
+            /** @description A problem (RFC 9457): `code` is stable, `errors` names bad fields */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    StoreTenantSlugV1LeadersBindingMyBinding: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant_slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyBinding"];
+                };
+            };
+            /** @description A problem (RFC 9457): `code` is stable, `errors` names bad fields */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    StoreTenantSlugV1LeadersMeMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant_slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyLeaderOut"];
+                };
+            };
+            /** @description A problem (RFC 9457): `code` is stable, `errors` names bad fields */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    StoreTenantSlugV1LeadersMeBuyersMyBuyers: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                tenant_slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_plugins.leaders.schemas.BuyerOut_"];
+                };
+            };
+            /** @description A problem (RFC 9457): `code` is stable, `errors` names bad fields */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    StoreTenantSlugV1LeadersMeOrdersMyOrders: {
+        parameters: {
+            query?: {
+                round_id?: string | null;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                tenant_slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_plugins.leaders.schemas.LeaderOrderOut_"];
+                };
+            };
+            /** @description A problem (RFC 9457): `code` is stable, `errors` names bad fields */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    StoreTenantSlugV1LeadersMeRoundsRoundIdArrivalConfirmArrival: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                round_id: string;
+                tenant_slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PickList"];
+                };
+            };
+            /** @description A problem (RFC 9457): `code` is stable, `errors` names bad fields */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    StoreTenantSlugV1LeadersMeRoundsRoundIdPickListMyPickList: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                round_id: string;
+                tenant_slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PickList"];
+                };
+            };
+            /** @description A problem (RFC 9457): `code` is stable, `errors` names bad fields */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    StoreTenantSlugV1LeadersRoundsListRounds: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant_slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoundList"];
+                };
+            };
+            /** @description A problem (RFC 9457): `code` is stable, `errors` names bad fields */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    StoreTenantSlugV1LeadersRoundsRoundIdGetRound: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                round_id: string;
+                tenant_slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoundOut"];
+                };
+            };
+            /** @description A problem (RFC 9457): `code` is stable, `errors` names bad fields */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    StoreTenantSlugV1LeadersLeaderIdCard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                leader_id: string;
+                tenant_slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeaderCard"];
+                };
+            };
+            /** @description A problem (RFC 9457): `code` is stable, `errors` names bad fields */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    StoreTenantSlugV1LeadersLeaderIdBindBind: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                leader_id: string;
+                tenant_slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BindOut"];
+                };
+            };
+            /** @description A problem (RFC 9457): `code` is stable, `errors` names bad fields */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     StoreTenantSlugV1MeMe: {
         parameters: {
             query?: never;
@@ -3503,6 +4254,42 @@ export interface operations {
             };
         };
     };
+    StoreTenantSlugV1PickupPointsPointIdVerifyVerifyCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                point_id: string;
+                tenant_slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VerifyIn"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerificationOut"];
+                };
+            };
+            /** @description A problem (RFC 9457): `code` is stable, `errors` names bad fields */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     StoreTenantSlugV1PointsBalance: {
         parameters: {
             query?: never;
@@ -4075,7 +4862,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ShareOut"];
+                    "application/json": components["schemas"]["sharecoupon_schemas_ShareOut"];
                 };
             };
             /** @description A problem (RFC 9457): `code` is stable, `errors` names bad fields */
