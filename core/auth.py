@@ -68,8 +68,13 @@ def check_vendor_token(expected: str, authorization: str | None) -> None:
         raise Unauthorized("invalid vendor token", code="auth.invalid_token")
 
 
+def has_role(role: str, minimum: str) -> bool:
+    """Whether ``role`` is ``minimum`` or above (clerk < manager < owner)."""
+    return ROLE_RANK.get(role, 0) >= ROLE_RANK[minimum]
+
+
 def require_role(role: str, minimum: str) -> None:
-    if ROLE_RANK.get(role, 0) < ROLE_RANK[minimum]:
+    if not has_role(role, minimum):
         raise Forbidden(f"this needs the {minimum} role", code="auth.role_required")
 
 

@@ -44,7 +44,9 @@ from core.middleware import configure_logging, request_id_middleware
 from core.notifications import api as notifications_api
 from core.notifications import console as notifications_console
 from core.orders import api as orders_api
+from core.orders import console as orders_console
 from core.payments import api as payments_api
+from core.payments import console as payments_console
 from core.payments import refund_api
 from core.runtime import Runtime
 from core.settings import Settings
@@ -71,7 +73,13 @@ DOMAINS = (
 )
 
 # Console pages of the core and the vendor side (each module's ``CONSOLE_ROUTES``).
-CONSOLE_DOMAINS = (tenants_console, analytics_console, notifications_console)
+CONSOLE_DOMAINS = (
+    tenants_console,
+    analytics_console,
+    notifications_console,
+    orders_console,
+    payments_console,
+)
 ROOT = Path(__file__).resolve().parent.parent
 
 VERSION = "0.1.0"

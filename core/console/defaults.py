@@ -11,4 +11,8 @@ from core.hookspecs import hookimpl
 
 @hookimpl
 def console_nav(tenant: TenantInfo) -> list[NavItem]:
-    return [NavItem(label=N_("Dashboard"), path="", role="clerk", section="store", order=0)]
+    return [
+        NavItem(label=N_("Dashboard"), path="", role="clerk", section="store", order=0),
+        NavItem(label=N_("Orders"), path="orders", role="clerk", section="store", order=10),
+        NavItem(label=N_("After-sales"), path="refunds", role="clerk", section="store", order=20),
+    ]

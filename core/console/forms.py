@@ -16,7 +16,7 @@ import textwrap
 import tokenize
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 import msgspec.inspect as mi
@@ -32,6 +32,17 @@ REQUIRED = N_("This field is required.")
 WHOLE_NUMBER = N_("Enter a whole number.")
 NUMBER = N_("Enter a number.")
 JSON_VALUE = N_("Enter valid JSON.")
+AMOUNT = N_("Enter an amount in yuan, like 12.50.")
+DATE = N_("Enter a date, like 2024-06-18.")
+
+# Money in a form: typed in yuan ("12.50"), a whole number of fen in the Struct. Mark an int
+# field with ``Annotated[int, msgspec.Meta(ge=..., extra=YUAN)]`` (or use ``Yuan``); its
+# bounds are fen, and the errors show them in yuan.
+YUAN: dict[str, Any] = {"input": "yuan"}
+MAX_YUAN_FEN = 100_000_000  # ¥1,000,000: the catalog's and the coupons' ceiling
+Yuan = Annotated[int, msgspec.Meta(ge=0, le=MAX_YUAN_FEN, extra=YUAN)]
+PositiveYuan = Annotated[int, msgspec.Meta(ge=1, le=MAX_YUAN_FEN, extra=YUAN)]
+_AMOUNT = re.compile(r"^\s*¥?\s*(\d{1,12})(?:\.(\d{1,2}))?\s*$")
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"Expected `\w+` >= (?P<n>-?[\d.]+)"), N_("Must be at least %(n)s.")),
     (re.compile(r"Expected `\w+` > (?P<n>-?[\d.]+)"), N_("Must be more than %(n)s.")),
@@ -87,24 +98,36 @@ class Form(Generic[T]):
     def fail(self, exc: AppError, prefix: str = "", texts: Mapping[str, str] | None = None) -> None:
         """Show a service's refusal: its field errors beside their fields (``prefix``
         dropped: ``settings.limit`` → ``limit``), anything else above the form, in the words
-        of ``texts`` (or ``ERROR_TEXTS``) for its code."""
+        of ``texts`` for its code (beside a field too) or ``ERROR_TEXTS`` (above the form)."""
         placed = False
+        beside = (texts or {}).get(exc.code)  # the page's own words for this refusal
         for item in exc.errors:
             name = item.field.removeprefix(prefix)
             if name in self.values:
-                self.errors[name] = describe(item.message)
+                self.errors[name] = (beside, {}) if beside else describe(item.message)
                 placed = True
         if not placed:
-            text = {**ERROR_TEXTS, **(texts or {})}.get(exc.code)
+            text = beside or ERROR_TEXTS.get(exc.code)
             self.message = (text, {}) if text else (N_("%(detail)s"), {"detail": exc.detail})
         self.data = None
+
+    def refuse(
+        self, exc: AppError, prefix: str = "", texts: Mapping[str, str] | None = None
+    ) -> int:
+        """``fail`` for a refusal of what the form asked; a refusal of the page itself (no
+        such row, a role too low) is raised again, so the error page answers instead.
+        Returns the status to answer with."""
+        if exc.status in (401, 403, 404):
+            raise exc
+        self.fail(exc, prefix, texts)
+        return exc.status
 
 
 def _unwrap(info: mi.Type) -> tuple[mi.Type, bool, dict[str, Any]]:
     """(the type, whether None is allowed, its title/description)."""
     extra: dict[str, Any] = {}
     if isinstance(info, mi.Metadata):
-        extra = dict(info.extra_json_schema or {})
+        extra = {**(info.extra_json_schema or {}), **(info.extra or {})}
         info = info.type
     optional = False
     if isinstance(info, mi.UnionType):
@@ -116,7 +139,11 @@ def _unwrap(info: mi.Type) -> tuple[mi.Type, bool, dict[str, Any]]:
     return info, optional, extra
 
 
-def _kind(info: mi.Type) -> str:
+def _kind(info: mi.Type, extra: Mapping[str, Any] | None = None) -> str:
+    if extra and extra.get("input") == "yuan" and isinstance(info, mi.IntType):
+        return "money"
+    if isinstance(info, mi.DateType):
+        return "date"
     if isinstance(info, mi.BoolType):
         return "checkbox"
     if isinstance(info, mi.IntType):
@@ -152,6 +179,13 @@ def _coerce(kind: str, raw: Any, info: mi.Type) -> Any:
             return int(text.strip())
         except ValueError:
             raise ValueError(WHOLE_NUMBER) from None
+    if kind == "money":
+        return parse_yuan(text)
+    if kind == "date":
+        text = text.strip()
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError(DATE)
+        return text
     if kind == "number":
         try:
             return float(text.strip())
@@ -174,6 +208,31 @@ def _coerce(kind: str, raw: Any, info: mi.Type) -> Any:
     return text  # as typed: a password's spaces are part of it
 
 
+def parse_yuan(text: str) -> int:
+    """ "12.5" (or "¥12.50") yuan → 1250 fen, exactly; ValueError for anything else."""
+    match = _AMOUNT.match(text)
+    if match is None:
+        raise ValueError(AMOUNT)
+    return int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+
+
+def yuan(fen: int | None) -> str:
+    """Fen as a money input shows it: 1250 → "12.50"."""
+    if fen is None:
+        return ""
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
+def _in_yuan(message: Message) -> Message:
+    """A bound of a money field, said in yuan (the Struct's bounds are fen)."""
+    text, params = message
+    bound = str(params.get("n", ""))
+    if bound.lstrip("-").isdigit():
+        params = {**params, "n": yuan(int(bound))}
+    return text, params
+
+
 def parse_form(raw: Mapping[str, Any], struct: type[T]) -> Form[T]:
     """Validate every field of ``struct`` from the posted ``raw`` values, collecting each
     field's error, then the Struct as a whole (its ``__post_init__``)."""
@@ -183,8 +242,8 @@ def parse_form(raw: Mapping[str, Any], struct: type[T]) -> Form[T]:
     form: Form[T] = Form(values={})
     typed: dict[str, Any] = {}
     for spec in info.fields:
-        inner, optional, _ = _unwrap(spec.type)
-        kind = _kind(inner)
+        inner, optional, extra = _unwrap(spec.type)
+        kind = _kind(inner, extra)
         value = raw.get(spec.name)
         form.values[spec.name] = value if kind != "checkbox" else _coerce(kind, value, inner)
         empty = value is None or (isinstance(value, str) and not value.strip())
@@ -202,7 +261,8 @@ def parse_form(raw: Mapping[str, Any], struct: type[T]) -> Form[T]:
             coerced = _coerce(kind, value, inner)
             typed[spec.name] = msgspec.convert(coerced, fields[spec.name].type, strict=False)
         except msgspec.ValidationError as exc:  # a ValueError too: caught first
-            form.errors[spec.name] = describe(str(exc))
+            problem = describe(str(exc))
+            form.errors[spec.name] = _in_yuan(problem) if kind == "money" else problem
         except ValueError as exc:
             form.errors[spec.name] = (str(exc), {})
     if form.errors:
@@ -219,6 +279,12 @@ async def read_form(request: Request[Any, Any, Any], struct: type[T]) -> Form[T]
     return parse_form({key: posted.get(key) for key in posted}, struct)
 
 
+def read_query(request: Request[Any, Any, Any], struct: type[T]) -> Form[T]:
+    """A GET form (a list's filters) from the query string, checked like a posted one."""
+    query = request.query_params
+    return parse_form({key: query.get(key) for key in query}, struct)
+
+
 # ---- generated forms ---------------------------------------------------------------------
 
 
@@ -229,7 +295,7 @@ class FieldSpec:
     name: str
     label: str  # msgid
     help: str  # msgid, "" for none
-    kind: str  # checkbox | integer | number | select | text | lines | json
+    kind: str  # checkbox | integer | number | money | date | select | text | lines | json
     value: Any
     required: bool
     options: list[str] = field(default_factory=list)
@@ -244,6 +310,8 @@ class FieldSpec:
             return "\n".join(str(v) for v in self.value)
         if self.kind == "json" and not isinstance(self.value, str):
             return json.dumps(self.value, ensure_ascii=False)
+        if self.kind == "money" and isinstance(self.value, int):
+            return yuan(self.value)
         return "" if self.value is None else str(self.value)
 
 
@@ -305,7 +373,7 @@ def form_fields(
                 name=spec.name,
                 label=str(extra.get("title") or humanise(spec.name)),
                 help=str(extra.get("description") or notes.get(spec.name, "")),
-                kind=_kind(inner),
+                kind=_kind(inner, extra),
                 value=values.get(spec.name, default),
                 required=spec.required,
                 options=_options(inner),

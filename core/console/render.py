@@ -17,6 +17,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, PrefixLoader, StrictUndefined
 
+from core.auth import has_role
+from core.console.forms import yuan
 from core.console.i18n import load_translations
 from core.plugins import PluginRegistry
 
@@ -112,8 +114,12 @@ class ConsoleTemplates:
             # help text) without the %-formatting ``_()`` applies, so "100%" stays as it is.
             env.filters["t"] = translations.gettext
             env.filters["money"] = money
+            env.filters["yuan"] = yuan  # fen as a money input shows it: 1250 → "12.50"
             env.filters["china_time"] = china_time
             env.globals["static"] = self.static_url
+            # ``has_role(staff.role, "manager")``: whether to show what only that role may do
+            # (the handler checks again).
+            env.globals["has_role"] = has_role
             self.envs[locale] = env
 
     def static_url(self, name: str) -> str:

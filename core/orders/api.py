@@ -20,6 +20,7 @@ PLACE_ROUTE = "POST /orders"
 OrderId = FromPath[str]
 MemberFilter = Annotated[str | None, QueryParameter(max_length=26)]
 NumberFilter = Annotated[str | None, QueryParameter(max_length=32)]
+PhoneFilter = Annotated[str | None, QueryParameter(max_length=20)]
 
 
 class StoreOrdersController(Controller):
@@ -92,7 +93,11 @@ class MerchantOrdersController(Controller):
         number: NumberFilter = None,
         created_from: FromQuery[datetime | None] = None,
         created_to: FromQuery[datetime | None] = None,
+        member_phone: PhoneFilter = None,
     ) -> Page[s.OrderOut]:
+        """Filters: status, the member (``member_id``, or the phone they bound,
+        ``member_phone``), the order number, the time it was placed (``created_from``
+        included, ``created_to`` not)."""
         return await service.list_orders(
             ctx,
             limit,
@@ -102,6 +107,7 @@ class MerchantOrdersController(Controller):
             number=number,
             created_from=created_from,
             created_to=created_to,
+            member_phone=member_phone,
         )
 
     @get("/{order_id:str}")

@@ -16,6 +16,7 @@ from sqlalchemy import Select, select
 from core.auth import require_role
 from core.context import Principal, TenantContext
 from core.errors import AppError, Conflict, Unauthorized
+from core.members.models import Member
 from core.orders import schemas as s
 from core.orders.models import Order, OrderEvent, OrderLine
 from core.orders.state import REFUND_REQUIRED, InvalidTransition, transition
@@ -230,12 +231,19 @@ async def list_orders(
     number: str | None = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
+    member_phone: str | None = None,
 ) -> Page[s.OrderOut]:
+    """The store's orders, newest first; ``member_phone`` is the phone a member bound in
+    the mini-program (exact)."""
     query = select(Order)
     if status:
         query = query.where(Order.status == status)
     if member_id:
         query = query.where(Order.member_id == member_id)
+    if member_phone:
+        query = query.where(
+            Order.member_id.in_(select(Member.id).where(Member.phone == member_phone))
+        )
     if number:
         query = query.where(Order.number == number)
     if created_from is not None:

@@ -118,6 +118,14 @@ class MerchantRefundsController(Controller):
     ) -> s.MerchantRefundOut:
         return await refunds.reject(ctx, refund_id, data)
 
+    @post("/orders/{order_id:str}/refunds/quote", status_code=200)
+    async def quote_refund(
+        self, ctx: Ctx, order_id: Id, data: JSONBody[s.MerchantRefundIn]
+    ) -> s.RefundQuoteOut:
+        """What ``POST /orders/{id}/refunds`` with this body would give back, without doing
+        it (owner or manager): its amount and units, or the same refusal."""
+        return await refunds.quote_refund(ctx, order_id, data)
+
     @post("/orders/{order_id:str}/refunds", responses=answers(s.MerchantRefundOut, "The refund"))
     async def refund_order(
         self,

@@ -57,6 +57,16 @@ class RefundLineOut(msgspec.Struct, kw_only=True):
     amount: int  # fen those units are worth (the refund's amount may be less)
 
 
+class RefundQuoteOut(msgspec.Struct, kw_only=True):
+    """What a merchant's refund would give back, before making it."""
+
+    order_id: str
+    amount: int
+    whole_order: bool
+    lines: list[RefundLineOut]  # the units per line (none for a whole order or money only)
+    restock: bool  # whether the units' stock would be returned
+
+
 class RefundOut(msgspec.Struct, kw_only=True):
     id: str
     order_id: str

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -36,6 +37,7 @@ __all__ = [
     "apply_refund_result",
     "approve",
     "direct_refund",
+    "quote_refund",
     "refund_late_payment",
     "refund_order",
     "reject",
@@ -76,17 +78,23 @@ async def _payment_of(ctx: TenantContext, order: Order) -> Payment:
     return payment
 
 
-async def _open_refund(
-    ctx: TenantContext,
-    order: Order,
-    payment: Payment,
-    *,
-    ask: s.MerchantRefundIn,
-    status: str,
-    requested_by: str,
-) -> Refund:
-    """Hold and write one refund of the locked ``order``."""
-    lines = await holds.fresh_lines(ctx, order.id)
+@dataclass(frozen=True)
+class _Plan:
+    """What a refund of an order would be: its amount, the units it takes back per line,
+    the lines' entries, whether it is the whole order and returns the units' stock."""
+
+    amount: int
+    units: dict[str, int]
+    entries: list[dict[str, Any]]
+    whole: bool
+    restock: bool
+
+
+async def _plan(
+    ctx: TenantContext, order: Order, lines: Sequence[OrderLine], ask: s.MerchantRefundIn
+) -> _Plan:
+    """Work out the refund ``ask`` makes of ``order`` (nothing is written): 409/422
+    ``refund.*`` when it cannot be made."""
     entries: list[dict[str, Any]] = []
     whole = False
     if ask.lines is None:
@@ -116,8 +124,25 @@ async def _open_refund(
             {"line_id": line_id, "quantity": n, "amount": worth.per_line[line_id]}
             for line_id, n in units.items()
         ]
-    await holds.hold(ctx, order, lines, amount, units)
     restock = ask.restock if ask.restock is not None else order.status in rules.UNSHIPPED
+    return _Plan(
+        amount=amount, units=units, entries=entries, whole=whole, restock=restock and bool(units)
+    )
+
+
+async def _open_refund(
+    ctx: TenantContext,
+    order: Order,
+    payment: Payment,
+    *,
+    ask: s.MerchantRefundIn,
+    status: str,
+    requested_by: str,
+) -> Refund:
+    """Hold and write one refund of the locked ``order``."""
+    lines = await holds.fresh_lines(ctx, order.id)
+    plan = await _plan(ctx, order, lines, ask)
+    await holds.hold(ctx, order, lines, plan.amount, plan.units)
     now = utcnow()
     decided = status == "processing"
     refund = Refund(
@@ -125,16 +150,16 @@ async def _open_refund(
         payment_id=payment.id,
         member_id=order.member_id,
         provider=payment.provider,
-        amount=amount,
+        amount=plan.amount,
         status=status,
-        lines=entries,
-        whole_order=whole,
+        lines=plan.entries,
+        whole_order=plan.whole,
         reason=holds.clip(ask.reason, 200),
         photos=list(ask.photos),
         requested_by=holds.clip(requested_by, 80),
         decided_by=holds.clip(requested_by, 80) if decided else "",
         decided_at=now if decided else None,
-        restock=restock and bool(units),
+        restock=plan.restock,
         created_at=now,
         updated_at=now,
     )
@@ -268,6 +293,28 @@ async def direct_refund(
         photos=data.photos,
     )
     return merchant_refund_out(refund)
+
+
+async def quote_refund(
+    ctx: TenantContext, order_id: str, data: s.MerchantRefundIn
+) -> s.RefundQuoteOut:
+    """What ``direct_refund`` with ``data`` would give back, without doing it (owner or
+    manager): the amount and the units per line, or the same 409/422 it would answer. For a
+    confirmation step; the refund itself checks everything again."""
+    require_staff(ctx, "manager")
+    order = await get_order(ctx, order_id)
+    if order.status not in MERCHANT_STATES:
+        raise NotAllowed(f"a {order.status} order cannot be refunded")
+    plan = await _plan(ctx, order, await holds.fresh_lines(ctx, order.id), data)
+    if order.refund_held + plan.amount > order.paid_amount:  # the hold's own condition
+        raise rules.exceeds_paid()
+    return s.RefundQuoteOut(
+        order_id=order.id,
+        amount=plan.amount,
+        whole_order=plan.whole,
+        lines=[s.RefundLineOut(**entry) for entry in plan.entries],
+        restock=plan.restock,
+    )
 
 
 async def refund_late_payment(ctx: TenantContext, payment: Payment, order: Order) -> Refund:

@@ -7,12 +7,15 @@ import re
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+from litestar import Litestar
+from litestar.routes import HTTPRoute
 
 from core.console.i18n import catalog_files
 from storeplug.testing.helpers import Merchant
@@ -91,6 +94,42 @@ async def staff_login(client: httpx.AsyncClient, merchant: Merchant, role: str) 
     )
     assert made.status_code == 201, made.text
     return username, str(made.json()["initial_password"])
+
+
+@dataclass(frozen=True)
+class ConsoleRoute:
+    """One route of the merchant console: ``path`` relative to ``/console/{tenant}``, with
+    its ``{parameters}`` by name (``/orders/{order_id}``)."""
+
+    method: str
+    path: str
+    params: tuple[str, ...]
+    public: bool  # needs no session (the sign-in page, the theme)
+
+
+_PARAM = re.compile(r"{(\w+)(?::\w+)?}")
+CONSOLE_PREFIX = "/console/{tenant_slug:str}"
+
+
+def console_routes(app: Litestar) -> list[ConsoleRoute]:
+    """Every route of the merchant console in ``app``: the core's, the vendor side's and
+    every installed plugin's, so a walk over them covers new pages by their existing."""
+    found = []
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or not route.path.startswith(CONSOLE_PREFIX):
+            continue
+        path = _PARAM.sub(r"{\1}", route.path[len(CONSOLE_PREFIX) :]) or "/"
+        for handler in route.route_handlers:
+            for method in sorted(handler.http_methods - {"HEAD", "OPTIONS"}):
+                found.append(
+                    ConsoleRoute(
+                        method=method,
+                        path=path,
+                        params=tuple(_PARAM.findall(path)),
+                        public=bool(handler.opt.get("public")),
+                    )
+                )
+    return sorted(found, key=lambda r: (r.path, r.method))
 
 
 # Babel's extraction of UI strings, as babel.cfg has it: ``_``/``N_`` in Python, and the

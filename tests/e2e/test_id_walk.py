@@ -39,6 +39,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("patch", "/coupons/templates/{template_id}"): {"name": "hijack"},
     ("post", "/coupons/templates/{template_id}/issue"): {"tag": "hijack"},
     ("post", "/orders/{order_id}/refunds"): {"reason": "hijack"},
+    ("post", "/orders/{order_id}/refunds/quote"): {"reason": "hijack"},
     ("post", "/refunds/{refund_id}/reject"): {"reason": "hijack"},
     ("post", "/orders/{order_id}/pay"): {},
     ("put", "/flashsale/activities/{activity_id}"): {
