@@ -20,7 +20,8 @@ import logging
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -192,6 +193,25 @@ class InProcessQueue:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+    @asynccontextmanager
+    async def quiet(self, timeout_s: float = 15.0) -> AsyncIterator[None]:
+        """No scheduled job starts inside, and the jobs due are finished first.
+
+        For a caller about to block the loop (a test driving a synchronous browser against
+        another process on the same SQLite file): a job suspended in the middle of a
+        transaction would hold the database's write lock for as long as the loop is blocked.
+        """
+        crons, self._cron_tasks = self._cron_tasks, []
+        for task in crons:
+            task.cancel()
+        await asyncio.gather(*crons, return_exceptions=True)
+        try:
+            await self.drain(timeout_s)
+            yield
+        finally:
+            if crons:
+                await self.start()
 
     async def drain(self, timeout_s: float = 5.0) -> None:
         """Wait until no job is running, waiting to retry, or due now; later ones are left.

@@ -24,7 +24,7 @@ from core.auth import (
 from core.context import Branding, Principal, TenantContext
 from core.db import new_id, utcnow
 from core.errors import AppError, Conflict, Forbidden, NotFound, Unauthorized
-from core.paging import Page, page_of, paged
+from core.paging import Page, keyset_page_of, keyset_paged, page_of, paged
 from core.ratelimit import FailureCounter
 from core.runtime import Runtime
 from core.tenancy.models import Plan, Tenant
@@ -126,9 +126,16 @@ async def onboard(rt: Runtime, data: s.TenantCreate) -> s.TenantCreated:
 
 
 async def list_tenants(
-    rt: Runtime, limit: int, cursor: str | None, status: str | None, q: str | None = None
+    rt: Runtime,
+    limit: int,
+    cursor: str | None,
+    status: str | None,
+    q: str | None = None,
+    *,
+    newest_first: bool = False,
 ) -> Page[s.TenantOut]:
-    """Tenants in onboarding order; ``q`` finds a part of the slug or the name (any case)."""
+    """Tenants in onboarding order (the console shows the newest first, where an operator
+    looks for the one just onboarded); ``q`` finds a part of the slug or the name (any case)."""
     query = select(Tenant)
     if status:
         query = query.where(Tenant.status == status)
@@ -137,6 +144,11 @@ async def list_tenants(
             Tenant.slug.icontains(q, autoescape=True) | Tenant.name.icontains(q, autoescape=True)
         )
     async with rt.db.shared_session() as session:
+        if newest_first:
+            order = [(Tenant.id, True)]
+            found = keyset_paged(query, order, limit, cursor, "newest")
+            rows = (await session.scalars(found)).all()
+            return keyset_page_of(rows, limit, tenant_out, lambda t: [t.id], "newest")
         rows = (await session.scalars(paged(query, Tenant.id, limit, cursor))).all()
     return page_of(rows, limit, tenant_out, lambda t: t.id)
 

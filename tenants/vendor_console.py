@@ -165,7 +165,7 @@ async def tenants(
 ) -> Response[str]:
     query = (q or "").strip() or None
     found: Page[s.TenantOut] = await service.list_tenants(
-        runtime_of(request), limit, cursor, status or None, query
+        runtime_of(request), limit, cursor, status or None, query, newest_first=True
     )
     return page(
         request,

@@ -19,6 +19,8 @@ import httpx
 import msgspec
 import pytest
 
+from core.jobs import InProcessQueue
+from core.runtime import Runtime
 from core.settings import PREFIX, Settings
 from storeplug.testing import IN_CI, free_port
 
@@ -95,7 +97,7 @@ async def app_process(
 
 
 @pytest.fixture(scope="session")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
     """Headless Chromium with a fresh profile, in Chinese; one for the whole session."""
     if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
         message = f"needs {CHROMIUM} and {CHROMEDRIVER} (apt-get install chromium chromium-driver)"
@@ -128,6 +130,25 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
         yield driver
     finally:
         driver.quit()
+
+
+async def settled(rt: Runtime) -> None:
+    """Let the test process's in-process jobs finish before a blocking browser call: a job
+    suspended inside a transaction would hold SQLite's write lock while Selenium blocks the
+    loop, and the app process would wait on it."""
+    if isinstance(rt.jobs, InProcessQueue):
+        await rt.jobs.drain(15)
+
+
+@pytest.fixture
+async def browser(chromium: WebDriver, rt: Runtime) -> AsyncIterator[WebDriver]:
+    """The session's browser, with the test process's scheduled jobs paused for the test
+    (see ``settled``): the browser's calls block this process's event loop."""
+    if isinstance(rt.jobs, InProcessQueue):
+        async with rt.jobs.quiet():
+            yield chromium
+    else:
+        yield chromium
 
 
 @pytest.fixture

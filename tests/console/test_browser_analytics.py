@@ -14,7 +14,7 @@ from core.runtime import Runtime
 from storeplug.testing import onboard
 from tests.analytics.support import seed
 from tests.analytics.test_figures import roll_all
-from tests.console.conftest import AppProcess
+from tests.console.conftest import AppProcess, settled
 from tests.console.test_browser import css, sign_in
 
 
@@ -27,6 +27,7 @@ async def test_the_analytics_page_in_a_browser(
     await roll_all(rt, fx)
     async with rt.tenant_context(await rt.tenants.resolve(merchant.slug)) as ctx:
         await rfm.recompute(ctx)
+    await settled(rt)
     base = f"{app_process.url}/console/{merchant.slug}"
     sign_in(browser, app_process, merchant, merchant.password)
     css(browser, "[data-testid=must-change]")

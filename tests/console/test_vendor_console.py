@@ -190,19 +190,20 @@ async def test_the_tenants_list_searches_filters_and_pages(
 ) -> None:
     other = await onboard(client)  # makes the test-pro plan too
     tag = unique_slug("find")
-    made = [f"{tag}-{n}" for n in range(3)]
-    for slug in made:
+    onboarded = [f"{tag}-{n}" for n in range(3)]
+    for slug in onboarded:
         await new_tenant(client, slug)
+    made = onboarded[::-1]  # the newest first: the one just onboarded is at the top
     operator = await new_operator(rt)
     async with vendor_signed_in(server.url, operator) as vendor:
-        await client.post(f"/vendor/v1/tenants/{made[1]}/suspend", headers=VENDOR)
+        await client.post(f"/vendor/v1/tenants/{onboarded[1]}/suspend", headers=VENDOR)
 
         found = await vendor.get("tenants", params={"q": tag.upper()})
         assert ROWS.findall(found.text) == made
         assert other.slug not in found.text
 
         suspended = await vendor.get("tenants", params={"q": tag, "status": "suspended"})
-        assert ROWS.findall(suspended.text) == [made[1]]
+        assert ROWS.findall(suspended.text) == [onboarded[1]]
 
         first = await vendor.get("tenants", params={"q": tag, "limit": 2})
         assert ROWS.findall(first.text) == made[:2]
