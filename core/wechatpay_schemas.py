@@ -118,6 +118,7 @@ def payment_result(trade: Transaction) -> PaymentResult:
         provider_state=trade.trade_state,
         merchant_id=trade.mchid,
         app_id=trade.appid,
+        payer_openid=trade.payer.openid[:64],
     )
 
 

@@ -58,6 +58,8 @@ class PaymentResult(msgspec.Struct, frozen=True, kw_only=True):
     # The merchant and app the money went to, checked against the account.
     merchant_id: str = ""
     app_id: str = ""
+    # Who paid (WeChat's payer.openid): lets a visitor's first payment make them a member.
+    payer_openid: str = ""
 
 
 class Prepay(msgspec.Struct, frozen=True, kw_only=True):

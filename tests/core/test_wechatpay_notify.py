@@ -195,6 +195,7 @@ async def test_a_payment_notification_is_read(
     assert found.payment.paid_at is not None
     assert abs(found.payment.paid_at - utcnow()) < timedelta(minutes=1)
     assert (found.payment.merchant_id, found.payment.app_id) == (merchant.mchid, merchant.appid)
+    assert found.payment.payer_openid == trade.openid != ""
 
 
 @pytest.mark.parametrize(("status", "state"), [("SUCCESS", "succeeded"), ("ABNORMAL", "failed")])
