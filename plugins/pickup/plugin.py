@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from core.commerce import Adjustment, CartView, FulfillmentOption, LineProblem, PricingLine
-from core.context import TenantContext
+from core.console.schemas import NavItem
+from core.context import TenantContext, TenantInfo
 from core.hookspecs import hookimpl
 from core.jobs import CronSpec, JobSpec
 from core.notifications.events import NotificationEvent
 from core.orders.models import Order
 from core.plugins import PluginMeta
-from plugins.pickup import api, hooks, jobs, notices
+from plugins.pickup import api, console, hooks, jobs, notices
 from plugins.pickup.models import PickupOrder, PickupPoint, PickupSlot, PickupVerification
 from plugins.pickup.schemas import PickupSettings
 
@@ -39,7 +40,16 @@ META = PluginMeta(
 
 @hookimpl
 def register_routes(surface: str) -> list[Any]:
-    return {"store": api.STORE_ROUTES, "merchant": api.MERCHANT_ROUTES}.get(surface, [])
+    return {
+        "store": api.STORE_ROUTES,
+        "merchant": api.MERCHANT_ROUTES,
+        "console": console.CONSOLE_ROUTES,
+    }.get(surface, [])
+
+
+@hookimpl
+def console_nav(tenant: TenantInfo) -> list[NavItem]:
+    return console.nav(tenant)
 
 
 @hookimpl

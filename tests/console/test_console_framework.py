@@ -28,6 +28,7 @@ OWNERS = {
     "tenants": ROOT / "tenants" / "locale",
     "tests/plugins/echo": ROOT / "tests" / "plugins" / "echo" / "locale",
     "plugins/sharecoupon": ROOT / "plugins" / "sharecoupon" / "locale",
+    "plugins/pickup": ROOT / "plugins" / "pickup" / "locale",
 }
 
 
