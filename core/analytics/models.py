@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, Index, String
+from sqlalchemy import BigInteger, Date, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import ID_LENGTH, Base, TenantOwned, tenant_fk
@@ -56,15 +56,15 @@ class DayRollup(TenantOwned, Base):
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     # Orders paid this day (GMV is gross: a later refund lowers the later day's net revenue).
-    gmv: Mapped[int] = mapped_column(default=0)
+    gmv: Mapped[int] = mapped_column(BigInteger, default=0)
     paid_orders: Mapped[int] = mapped_column(default=0)
     paying_members: Mapped[int] = mapped_column(default=0)
     new_buyers: Mapped[int] = mapped_column(default=0)  # their first payment ever
     returning_buyers: Mapped[int] = mapped_column(default=0)
     # Refunds that succeeded this day, of orders that counted in some day's GMV.
-    refunded: Mapped[int] = mapped_column(default=0)
+    refunded: Mapped[int] = mapped_column(BigInteger, default=0)
     refund_orders: Mapped[int] = mapped_column(default=0)
-    net_revenue: Mapped[int] = mapped_column(default=0)  # gmv - refunded
+    net_revenue: Mapped[int] = mapped_column(BigInteger, default=0)  # gmv - refunded
     # The funnel: visitors → product viewers → cart → order → paid.
     visitors: Mapped[int] = mapped_column(default=0)
     product_viewers: Mapped[int] = mapped_column(default=0)
@@ -85,7 +85,9 @@ class ProductDay(TenantOwned, Base):
     cart_adds: Mapped[int] = mapped_column(default=0)
     paid_orders: Mapped[int] = mapped_column(default=0)
     units: Mapped[int] = mapped_column(default=0)
-    sales: Mapped[int] = mapped_column(default=0)  # fen of its lines in orders paid this day
+    sales: Mapped[int] = mapped_column(
+        BigInteger, default=0
+    )  # fen of its lines in orders paid this day
 
 
 class SourceDay(TenantOwned, Base):
@@ -99,8 +101,8 @@ class SourceDay(TenantOwned, Base):
     views: Mapped[int] = mapped_column(default=0)
     cart_adds: Mapped[int] = mapped_column(default=0)
     orders: Mapped[int] = mapped_column(default=0)
-    gmv: Mapped[int] = mapped_column(default=0)
-    benefit: Mapped[int] = mapped_column(default=0)
+    gmv: Mapped[int] = mapped_column(BigInteger, default=0)
+    benefit: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class MemberRfm(TenantOwned, Base):
@@ -117,7 +119,7 @@ class MemberRfm(TenantOwned, Base):
     first_paid_at: Mapped[datetime]
     last_paid_at: Mapped[datetime]
     orders: Mapped[int]  # purchases: paid orders not wholly refunded
-    monetary: Mapped[int]  # fen paid for them, net of partial refunds
+    monetary: Mapped[int] = mapped_column(BigInteger)  # fen paid for them, net of partial refunds
     r: Mapped[int]
     f: Mapped[int]
     m: Mapped[int]
@@ -133,7 +135,7 @@ class SegmentDay(TenantOwned, Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     segment: Mapped[str] = mapped_column(String(24), primary_key=True)
     members: Mapped[int]
-    monetary: Mapped[int]
+    monetary: Mapped[int] = mapped_column(BigInteger)
 
 
 class CohortCell(TenantOwned, Base):
