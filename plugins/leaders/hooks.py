@@ -24,11 +24,13 @@ arrived; ``order_paid`` releases it at once if they already have.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from core.analytics.facts import Contribution, OrderFacts
 from core.commerce import Adjustment, CartView, LineProblem, PricingLine
 from core.context import TenantContext
 from core.db import ID_LENGTH, utcnow
@@ -257,3 +259,14 @@ async def order_paid(ctx: TenantContext, order: Order) -> None:
         return
     if await deliveries.arrived(ctx, leader_order.round_id, leader_order.leader_id):
         await release_fulfillment(ctx, order, HOLDER)
+
+
+async def contributions(ctx: TenantContext, orders: Sequence[OrderFacts]) -> list[Contribution]:
+    """A leader's order is the leaders' GMV whole, as paid: one query for the batch."""
+    paid = {order.id: order.paid_amount for order in orders}
+    counted = await ctx.session.scalars(
+        select(LeaderOrder.order_id).where(LeaderOrder.order_id.in_(list(paid)))
+    )
+    return [
+        Contribution(source=PLUGIN, order_id=order_id, gmv=paid[order_id]) for order_id in counted
+    ]

@@ -11,9 +11,11 @@ and arrivals) and ``hooks`` (cart and orders).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from core.analytics.facts import Contribution, OrderFacts, TrafficSource
 from core.commerce import Adjustment, CartView, LineProblem, PricingLine
 from core.context import TenantContext
 from core.hookspecs import hookimpl
@@ -51,6 +53,18 @@ META = PluginMeta(
     migrations=str(Path(__file__).parent / "migrations" / "versions"),
     requires=("pickup",),
 )
+
+
+@hookimpl
+def analytics_sources() -> list[TrafficSource]:
+    return [TrafficSource(name=META.name, label="社区团长")]
+
+
+@hookimpl
+async def analytics_contributions(
+    ctx: TenantContext, orders: Sequence[OrderFacts]
+) -> list[Contribution]:
+    return await hooks.contributions(ctx, orders)
 
 
 @hookimpl

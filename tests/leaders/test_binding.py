@@ -193,3 +193,12 @@ async def test_orders_count_for_the_point_leader_else_the_bound_one(
     stats = {row["id"]: row["stats"] for row in listed.json()["items"]}
     assert stats[mine.id] == {"buyers": 1, "orders": 1, "gmv": express.json()["payable"]}
     assert stats[other.id] == {"buyers": 0, "orders": 0, "gmv": 0}  # placed, not paid
+
+    # The store's figures count the paid order as the leaders' GMV, the others' not.
+    sources = await client.get(f"{merchant.merchant}/analytics/sources", headers=merchant.auth)
+    rows = {row["source"]: row for row in sources.json()}
+    assert (rows["leaders"]["label"], rows["leaders"]["orders"], rows["leaders"]["gmv"]) == (
+        "社区团长",
+        1,
+        express.json()["payable"],
+    )
