@@ -39,6 +39,7 @@ from core.console.web import CONSOLE_EXCEPTION_HANDLERS, console_guard, theme
 from core.coupons import api as coupons_api
 from core.errors import EXCEPTION_HANDLERS, problem_response
 from core.inventory import api as inventory_api
+from core.inventory import console as inventory_console
 from core.members import api as members_api
 from core.middleware import configure_logging, request_id_middleware
 from core.notifications import api as notifications_api
@@ -79,6 +80,7 @@ CONSOLE_DOMAINS = (
     notifications_console,
     orders_console,
     payments_console,
+    inventory_console,
 )
 ROOT = Path(__file__).resolve().parent.parent
 

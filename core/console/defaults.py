@@ -15,4 +15,5 @@ def console_nav(tenant: TenantInfo) -> list[NavItem]:
         NavItem(label=N_("Dashboard"), path="", role="clerk", section="store", order=0),
         NavItem(label=N_("Orders"), path="orders", role="clerk", section="store", order=10),
         NavItem(label=N_("After-sales"), path="refunds", role="clerk", section="store", order=20),
+        NavItem(label=N_("Low stock"), path="stock", role="clerk", section="store", order=30),
     ]
