@@ -27,7 +27,7 @@ from typing import Any
 import asyncpg
 
 from bench.flashsale_setup import DEFAULT_PG_SUPER_URL, fresh_database
-from core.analytics import rfm, service
+from core.analytics import buyers, rfm, service
 from core.analytics.events import local_day
 from core.analytics.jobs import roll_day
 from core.analytics.rollup import compute_day
@@ -297,7 +297,7 @@ async def run(args: argparse.Namespace) -> str:
         async def repurchase() -> Any:
             return await in_ctx(
                 big,
-                lambda ctx: service.repurchase(ctx, today - timedelta(days=29), today, 30),
+                lambda ctx: buyers.repurchase(ctx, today - timedelta(days=29), today, 30),
             )
 
         await measure("repurchase, 30-day window within 30 days", repurchase, 5, results)
@@ -311,7 +311,7 @@ async def run(args: argparse.Namespace) -> str:
         lines.append(f"members scored: {scored}")
 
         async def sizes() -> Any:
-            return await in_ctx(big, lambda ctx: service.segment_sizes(ctx))
+            return await in_ctx(big, lambda ctx: buyers.segment_sizes(ctx))
 
         await measure("segment sizes and trend", sizes, args.runs, results)
 

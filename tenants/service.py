@@ -24,7 +24,7 @@ from core.auth import (
 from core.context import Branding, Principal, TenantContext
 from core.db import new_id, utcnow
 from core.errors import AppError, Conflict, Forbidden, NotFound, Unauthorized
-from core.paging import Page, keyset_page_of, keyset_paged, page_of, paged
+from core.paging import Page, keyset_page_of, keyset_paged
 from core.ratelimit import FailureCounter
 from core.runtime import Runtime
 from core.tenancy.models import Plan, Tenant
@@ -143,14 +143,12 @@ async def list_tenants(
         query = query.where(
             Tenant.slug.icontains(q, autoescape=True) | Tenant.name.icontains(q, autoescape=True)
         )
+    # The tag keeps a cursor of one order from being used in the other.
+    tag = "newest" if newest_first else "oldest"
+    query = keyset_paged(query, [(Tenant.id, newest_first)], limit, cursor, tag)
     async with rt.db.shared_session() as session:
-        if newest_first:
-            order = [(Tenant.id, True)]
-            found = keyset_paged(query, order, limit, cursor, "newest")
-            rows = (await session.scalars(found)).all()
-            return keyset_page_of(rows, limit, tenant_out, lambda t: [t.id], "newest")
-        rows = (await session.scalars(paged(query, Tenant.id, limit, cursor))).all()
-    return page_of(rows, limit, tenant_out, lambda t: t.id)
+        rows = (await session.scalars(query)).all()
+    return keyset_page_of(rows, limit, tenant_out, lambda t: [t.id], tag)
 
 
 async def _tenant_by_slug(session: Any, slug: str) -> Tenant:

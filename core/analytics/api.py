@@ -12,10 +12,9 @@ from typing import Annotated, Any, Literal
 from litestar import Controller, Response, get, post
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
+from core.analytics import buyers, export, periods, service
 from core.analytics import schemas as s
-from core.analytics import service
 from core.analytics.events import local_day, visitor_of
-from core.analytics.export import csv_response
 from core.analytics.jobs import RFM_JOB, ROLLUP_JOB
 from core.api import AnyRequest, Ctx, Cursor, Limit, runtime_of
 from core.auth import require_staff
@@ -25,9 +24,9 @@ from core.paging import DEFAULT_LIMIT, Page
 
 Start = Annotated[date | None, QueryParameter(description="first day (China time)")]
 End = Annotated[date | None, QueryParameter(description="last day, included; today at most")]
-WithinDays = Annotated[int, QueryParameter(ge=1, le=service.MAX_WITHIN_DAYS)]
+WithinDays = Annotated[int, QueryParameter(ge=1, le=buyers.MAX_WITHIN_DAYS)]
 Months = Annotated[int, QueryParameter(ge=1, le=36)]
-TrendDays = Annotated[int, QueryParameter(ge=1, le=service.MAX_DAYS)]
+TrendDays = Annotated[int, QueryParameter(ge=1, le=periods.MAX_DAYS)]
 TopLimit = Annotated[int, QueryParameter(ge=1, le=1000)]
 SegmentPath = Annotated[str, PathParameter(max_length=24, pattern=r"^[a-z_]+$")]
 Table = Literal["days", "products", "sources", "segments", "cohorts"]
@@ -113,15 +112,15 @@ class AnalyticsController(Controller):
     async def repurchase(
         self, ctx: Ctx, start: Start = None, end: End = None, within_days: WithinDays = 30
     ) -> s.Repurchase:
-        return await service.repurchase(ctx, start, end, within_days)
+        return await buyers.repurchase(ctx, start, end, within_days)
 
     @get("/cohorts")
-    async def cohorts(self, ctx: Ctx, months: Months = service.COHORT_MONTHS) -> s.Cohorts:
-        return await service.cohorts(ctx, months)
+    async def cohorts(self, ctx: Ctx, months: Months = buyers.COHORT_MONTHS) -> s.Cohorts:
+        return await buyers.cohorts(ctx, months)
 
     @get("/segments")
-    async def segments(self, ctx: Ctx, trend_days: TrendDays = service.TREND_DAYS) -> s.Segments:
-        return await service.segment_sizes(ctx, trend_days)
+    async def segments(self, ctx: Ctx, trend_days: TrendDays = buyers.TREND_DAYS) -> s.Segments:
+        return await buyers.segment_sizes(ctx, trend_days)
 
     @get("/segments/{segment:str}/members")
     async def segment_members(
@@ -131,7 +130,7 @@ class AnalyticsController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> Page[s.SegmentMember]:
-        return await service.segment_members(ctx, service.ensure_segment(segment), limit, cursor)
+        return await buyers.segment_members(ctx, buyers.ensure_segment(segment), limit, cursor)
 
     @get("/export/{table:str}")
     async def export(
@@ -141,11 +140,11 @@ class AnalyticsController(Controller):
         table: Annotated[Table, PathParameter()],
         start: Start = None,
         end: End = None,
-        months: Months = service.COHORT_MONTHS,
+        months: Months = buyers.COHORT_MONTHS,
     ) -> Response[bytes]:
         """A table as CSV: ``days``, ``products``, ``sources``, ``segments`` or ``cohorts``."""
-        rows, name = await service.table(ctx, lens_of(request), table, start, end, months)
-        return csv_response(rows, name)
+        rows, name = await export.table(ctx, lens_of(request), table, start, end, months)
+        return export.csv_response(rows, name)
 
     @post("/rollups", status_code=202)
     async def rollup(self, ctx: Ctx, data: JSONBody[s.RollupIn]) -> s.Queued:
@@ -156,9 +155,9 @@ class AnalyticsController(Controller):
         if data.end > yesterday or data.start > data.end:
             raise Invalid("only past days, start before end", code="analytics.invalid_range")
         days = (data.end - data.start).days + 1
-        if days > service.MAX_DAYS:
+        if days > periods.MAX_DAYS:
             raise Invalid(
-                f"at most {service.MAX_DAYS} days at a time", code="analytics.range_too_long"
+                f"at most {periods.MAX_DAYS} days at a time", code="analytics.range_too_long"
             )
         await ctx.jobs.enqueue(
             ROLLUP_JOB,

@@ -11,9 +11,8 @@ from typing import Annotated, Any
 from litestar import Response, get
 from litestar.params import PathParameter, QueryParameter
 
-from core.analytics import service
+from core.analytics import buyers, export, service
 from core.analytics.api import lens_of
-from core.analytics.export import csv_response
 from core.analytics.sales import sales_summary
 from core.api import AnyRequest, Ctx
 from core.console.charts import bar_chart
@@ -42,7 +41,7 @@ FUNNEL_STEPS = (
 )
 COHORT_MONTHS = 6
 QueryDate = Annotated[str | None, QueryParameter(max_length=10)]
-WithinDays = Annotated[int, QueryParameter(ge=1, le=service.MAX_WITHIN_DAYS)]
+WithinDays = Annotated[int, QueryParameter(ge=1, le=buyers.MAX_WITHIN_DAYS)]
 
 
 @get("/", name="console.dashboard", include_in_schema=False)
@@ -105,8 +104,8 @@ async def analytics_page(
         error = exc.detail
         board = await service.dashboard(ctx, lens, None, None, wants_compare)
     first, last = board.totals.start, board.totals.end
-    repurchase = await service.repurchase(ctx, first, last, within_days)
-    cohorts = await service.cohorts(ctx, COHORT_MONTHS)
+    repurchase = await buyers.repurchase(ctx, first, last, within_days)
+    cohorts = await buyers.cohorts(ctx, COHORT_MONTHS)
     funnel = board.totals.funnel
     return page(
         request,
@@ -140,8 +139,8 @@ async def analytics_export(
     start: QueryDate = None,
     end: QueryDate = None,
 ) -> Response[bytes]:
-    rows, name = await service.table(ctx, lens_of(request), table, _date(start), _date(end))
-    return csv_response(rows, name)
+    rows, name = await export.table(ctx, lens_of(request), table, _date(start), _date(end))
+    return export.csv_response(rows, name)
 
 
 CONSOLE_ROUTES = [dashboard, analytics_page, analytics_export]

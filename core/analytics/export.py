@@ -10,12 +10,46 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 import msgspec
 from litestar import Response
 
+from core.analytics import buyers, periods, service
+from core.context import TenantContext
+from core.errors import NotFound
+
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+TABLES = ("days", "products", "sources", "segments", "cohorts")
+
+
+async def table(
+    ctx: TenantContext,
+    lens: service.Lens,
+    name: str,
+    start: date | None = None,
+    end: date | None = None,
+    months: int = buyers.COHORT_MONTHS,
+) -> tuple[list[Any], str]:
+    """Any table's rows and a file name for them (the CSV export of the API and console)."""
+    rows: list[Any]
+    if name == "days":
+        rows = await service.days_table(ctx, lens, start, end)
+    elif name == "products":
+        rows = await service.products_table(ctx, lens, start, end, 1000)
+    elif name == "sources":
+        rows = await service.sources_table(ctx, lens, start, end)
+    elif name == "segments":
+        return (await buyers.segment_sizes(ctx)).segments, "segments"
+    elif name == "cohorts":
+        return (await buyers.cohorts(ctx, months)).rows, "cohorts"
+    else:
+        raise NotFound(f"no table {name!r}", code="analytics.unknown_table")
+    first, last = periods.date_range(start, end)
+    return rows, f"{name}-{first}-{last}"
 
 
 def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:

@@ -95,20 +95,35 @@ class Form(Generic[T]):
     def error(self, name: str) -> Message | None:
         return self.errors.get(name)
 
-    def fail(self, exc: AppError, prefix: str = "", texts: Mapping[str, str] | None = None) -> None:
+    def fail(
+        self,
+        exc: AppError,
+        prefix: str = "",
+        texts: Mapping[str, str] | None = None,
+        beside: Mapping[str, str] | None = None,
+    ) -> None:
         """Show a service's refusal: its field errors beside their fields (``prefix``
         dropped: ``settings.limit`` → ``limit``), anything else above the form, in the words
-        of ``texts`` for its code (beside a field too) or ``ERROR_TEXTS`` (above the form)."""
+        of ``texts`` for its code (beside a field too) or ``ERROR_TEXTS`` (above the form).
+        ``beside`` puts a refusal that names no field beside one, by its code
+        (``{"pickup.code_invalid": "code"}``: the box the clerk types into again)."""
         placed = False
-        beside = (texts or {}).get(exc.code)  # the page's own words for this refusal
+        words = (texts or {}).get(exc.code)  # the page's own words for this refusal
         for item in exc.errors:
             name = item.field.removeprefix(prefix)
             if name in self.values:
-                self.errors[name] = (beside, {}) if beside else describe(item.message)
+                self.errors[name] = (words, {}) if words else describe(item.message)
                 placed = True
-        if not placed:
-            text = beside or ERROR_TEXTS.get(exc.code)
-            self.message = (text, {}) if text else (N_("%(detail)s"), {"detail": exc.detail})
+        if placed:
+            self.data = None
+            return
+        text = words or ERROR_TEXTS.get(exc.code)
+        said = (text, {}) if text else (N_("%(detail)s"), {"detail": exc.detail})
+        field = (beside or {}).get(exc.code)
+        if field is not None and field in self.values:
+            self.errors[field] = said
+        else:
+            self.message = said
         self.data = None
 
     def refuse(

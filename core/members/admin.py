@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, exists, func, select, type_coerce, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 
-from core.analytics.service import member_rfm
+from core.analytics.buyers import member_rfm
 from core.auth import require_staff
 from core.context import TenantContext
 from core.errors import AppError, Conflict, FieldError, NotFound

@@ -105,11 +105,8 @@ async def verify(request: AnyRequest, ctx: Ctx, point_id: PointId) -> Response[A
         except AppError as exc:
             if exc.code == errors.UNKNOWN_POINT:
                 raise
-            # Beside the box: the clerk types again; the lockout stands above it.
-            form.fail(exc, texts=ERROR_TEXTS)
-            if exc.code == "pickup.code_invalid" and "code" in form.values:
-                form.errors["code"] = (ERROR_TEXTS[exc.code], {})
-                form.message = None
+            # A wrong code beside the box the clerk types into again; the lockout above it.
+            form.fail(exc, texts=ERROR_TEXTS, beside={"pickup.code_invalid": "code"})
             locked = exc.code == "pickup.locked"
             status = exc.status
         else:

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -144,10 +145,8 @@ async def settled(rt: Runtime) -> None:
 async def browser(chromium: WebDriver, rt: Runtime) -> AsyncIterator[WebDriver]:
     """The session's browser, with the test process's scheduled jobs paused for the test
     (see ``settled``): the browser's calls block this process's event loop."""
-    if isinstance(rt.jobs, InProcessQueue):
-        async with rt.jobs.quiet():
-            yield chromium
-    else:
+    quiet = rt.jobs.quiet() if isinstance(rt.jobs, InProcessQueue) else nullcontext()
+    async with quiet:
         yield chromium
 
 
